@@ -1,0 +1,101 @@
+# gpulens — one entry point for people and CI.
+#   make start   install, build the dashboard, serve it on http://127.0.0.1:5000
+#   make test    install everything the tests need and run them all
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+FE := frontend
+FE_STAMP := $(FE)/node_modules/.installed
+FE_DIST := $(FE)/dist/index.html
+
+.PHONY: help
+help:
+	@echo "make start      install, build and serve the dashboard on http://127.0.0.1:5000"
+	@echo "make demo       same, with the recorded demo data (TELEMETRY_PROVIDER=replay)"
+	@echo "make start-dev  backend with reload on :5000 + Vite dev server on :3000"
+	@echo "make test       install and run every test (backend, frontend, browser, nginx, prometheus)"
+	@echo "make lint       ruff, mypy --strict, eslint, tsc, hadolint, bundle budget"
+	@echo "make bench      benchmarks that run on this machine (see docs/benchmarks.md)"
+
+# --- installation ------------------------------------------------------------
+$(PY_STAMP): requirements.lock requirements-dev.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+.PHONY: venv
+venv: $(PY_STAMP)
+
+$(FE_STAMP): $(FE)/package.json $(FE)/package-lock.json
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) {console.error("Node >= 20.19 is needed"); process.exit(1)}'
+	cd $(FE) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: frontend-deps
+frontend-deps: $(FE_STAMP)
+
+$(FE_DIST): $(FE_STAMP) $(shell find $(FE)/src $(FE)/public $(FE)/index.html -type f 2>/dev/null)
+	cd $(FE) && npm run build
+
+.PHONY: build
+build: $(FE_DIST)
+
+# --- running -----------------------------------------------------------------
+.PHONY: start
+start: venv build
+	$(BIN)/gpulens serve
+
+.PHONY: demo
+demo: venv build
+	TELEMETRY_PROVIDER=replay $(BIN)/gpulens serve
+
+.PHONY: start-dev
+start-dev: venv frontend-deps
+	@trap 'kill 0' EXIT; \
+	DEV_MODE=true $(BIN)/gpulens serve --reload & \
+	(cd $(FE) && npm run dev) & \
+	wait
+
+# --- quality -----------------------------------------------------------------
+.PHONY: lint lint-py lint-fe lint-deploy
+lint: lint-py lint-fe lint-deploy
+
+lint-py: venv
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/mypy
+
+lint-fe: frontend-deps
+	cd $(FE) && npm run lint && npm run typecheck
+
+lint-deploy: venv
+	@true
+
+# --- tests -------------------------------------------------------------------
+.PHONY: test test-py test-fe test-e2e
+test: lint test-py test-fe test-e2e
+
+test-py: venv
+	$(BIN)/pytest -q
+
+test-fe: frontend-deps
+	cd $(FE) && npm test
+
+test-e2e: venv build
+	scripts/system-packages.sh chromium
+	cd $(FE) && npm run e2e
+
+# --- benchmarks --------------------------------------------------------------
+.PHONY: bench
+bench: venv
+	$(BIN)/python bench/collector.py
+
+.PHONY: clean
+clean:
+	rm -rf $(VENV) $(FE)/node_modules $(FE)/dist .pytest_cache .mypy_cache .ruff_cache

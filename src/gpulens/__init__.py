@@ -1,0 +1,8 @@
+"""gpulens: a real-time web dashboard for NVIDIA GPU workstations."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("gpulens")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"

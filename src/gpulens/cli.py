@@ -1,0 +1,156 @@
+"""The ``gpulens`` command: serve, snapshot, record, schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from gpulens import __version__
+from gpulens.config import ConfigError, Settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gpulens", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"gpulens {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the dashboard server (HOST:PORT)")
+    serve.add_argument("--host", help="address to bind (overrides HOST)")
+    serve.add_argument("--port", type=int, help="port (overrides PORT)")
+    serve.add_argument("--provider", help="GPU source (overrides TELEMETRY_PROVIDER)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+
+    snap = sub.add_parser("snapshot", help="print one telemetry payload as JSON")
+    snap.add_argument("--provider", help="auto, nvml, nvidia-smi, nvtop or replay")
+    snap.add_argument("--compact", action="store_true", help="one line instead of indented")
+
+    rec = sub.add_parser("record", help="write a recording that the replay provider can play")
+    rec.add_argument("--seconds", type=float, required=True, help="how long to record")
+    rec.add_argument("--out", type=Path, required=True, help="file (.jsonl or .jsonl.gz)")
+    rec.add_argument("--provider", help="GPU source (default: TELEMETRY_PROVIDER)")
+    rec.add_argument("--interval-ms", type=int, help="sampling period (default: POLL_INTERVAL_MS)")
+
+    schema = sub.add_parser("schema", help="print the telemetry payload's JSON Schema")
+    schema.add_argument(
+        "--all", action="store_true", help="every /ws/gpu message type, not only telemetry"
+    )
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "provider", None):
+        overrides["telemetry_provider"] = args.provider
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    return load_settings(**overrides)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from gpulens.services import messages
+
+    schema = messages.protocol_json_schema() if args.all else messages.telemetry_json_schema()
+    print(json.dumps(schema, indent=2))
+    return 0
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from gpulens.core.metrics.collector import build_payload
+    from gpulens.core.metrics.providers import ProviderError, select
+    from gpulens.core.metrics.system import SystemCollector
+
+    settings = _settings(args)
+    system = SystemCollector(settings.disk_path)
+    try:
+        selection = select(settings)
+    except ProviderError as exc:
+        print(f"gpulens: {settings.telemetry_provider}: {exc}", file=sys.stderr)
+        return 2
+    gpus = []
+    if selection.provider is not None:
+        try:
+            gpus = selection.provider.sample()
+        except ProviderError as exc:
+            print(f"gpulens: {selection.provider.name}: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            selection.provider.close()
+    payload = build_payload(0, selection, gpus, system)
+    print(payload.model_dump_json(by_alias=True, indent=None if args.compact else 2))
+    return 0
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    from gpulens.core.metrics import recording
+    from gpulens.core.metrics.providers import ProviderError, select
+
+    settings = _settings(args)
+    if args.seconds <= 0:
+        print("gpulens: --seconds must be more than 0", file=sys.stderr)
+        return 2
+    interval = (args.interval_ms or settings.poll_interval_ms) / 1000
+    try:
+        selection = select(settings)
+    except ProviderError as exc:
+        print(f"gpulens: {settings.telemetry_provider}: {exc}", file=sys.stderr)
+        return 2
+    provider = selection.provider
+    if provider is None:
+        reasons = "; ".join(f"{k}: {v}" for k, v in selection.unavailable.items())
+        print(f"gpulens: no GPU source to record ({reasons})", file=sys.stderr)
+        return 2
+
+    def frames() -> Iterator[tuple[float, list]]:  # type: ignore[type-arg]
+        start = time.monotonic()
+        tick = 0
+        while True:
+            due = start + tick * interval
+            if due - start >= args.seconds:
+                return
+            time.sleep(max(0.0, due - time.monotonic()))
+            try:
+                yield time.monotonic() - start, provider.sample()
+            except ProviderError as exc:
+                print(f"gpulens: skipped a sample: {exc}", file=sys.stderr)
+            tick += 1
+
+    header = {"source": provider.name, "interval": interval, "recordedWith": __version__}
+    try:
+        count = recording.write(args.out, header, frames())
+    finally:
+        provider.close()
+    print(f"gpulens: wrote {count} frames from {provider.name} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gpulens.api.server import run
+
+    return run(_settings(args), reload=args.reload)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "schema":
+            return cmd_schema(args)
+        if args.command == "snapshot":
+            return cmd_snapshot(args)
+        if args.command == "record":
+            return cmd_record(args)
+        if args.command == "serve":
+            return cmd_serve(args)
+    except ConfigError as exc:
+        print(exc.code, file=sys.stderr)
+        return 2
+    return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

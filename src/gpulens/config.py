@@ -1,0 +1,146 @@
+"""Configuration from the environment or a ``.env`` file, validated at start-up.
+
+A bad value stops start-up with a message that names the variable, the
+value and what is allowed; it is never silently replaced.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ProviderName = Literal["auto", "nvml", "nvidia-smi", "nvtop", "replay"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+CommaList = Annotated[list[str], NoDecode]
+
+MIN_POLL_INTERVAL_MS = 250
+RECOMMENDED_POLL_INTERVAL_MS = 1000
+
+
+class ConfigError(SystemExit):
+    """Raised (and printed) when the environment holds an invalid value."""
+
+
+class Settings(BaseSettings):
+    """Every setting gpulens reads. Names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    telemetry_provider: ProviderName = Field(
+        "auto", description="GPU source: auto, nvml, nvidia-smi, nvtop or replay."
+    )
+    poll_interval_ms: int = Field(
+        1000, ge=MIN_POLL_INTERVAL_MS, le=60_000, description="Sampling period, 250-60000 ms."
+    )
+    ws_backlog: int = Field(
+        120, ge=0, le=1200, description="Past samples sent to a new client, 0-1200."
+    )
+    log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
+
+    host: str = Field("127.0.0.1", min_length=1, description="Address to bind.")
+    port: int = Field(5000, ge=1, le=65535, description="TCP port, 1-65535.")
+    allowed_origins: CommaList = Field(
+        default_factory=list,
+        description="Extra browser origins allowed on /ws/gpu, comma-separated "
+        "(scheme://host[:port]); the page's own origin is always allowed.",
+    )
+    allowed_hosts: CommaList = Field(
+        default_factory=list,
+        description="Extra Host header names accepted (besides localhost, 127.0.0.1, ::1 "
+        "and HOST); '*' accepts any.",
+    )
+    dev_mode: bool = Field(False, description="Also allow the Vite dev server's origin.")
+    dev_origin: str = Field("http://localhost:3000", description="The dev server's origin.")
+
+    ws_max_clients: int = Field(
+        256, ge=1, le=100_000, description="Concurrent WebSocket clients, 1-100000."
+    )
+    ws_queue_size: int = Field(8, ge=1, le=1024, description="Frames queued per client, 1-1024.")
+    ws_send_timeout_ms: int = Field(
+        5000, ge=100, le=120_000, description="Longest wait for one send, 100-120000 ms."
+    )
+    ws_max_lag_drops: int = Field(
+        40, ge=1, le=100_000,
+        description="Frames a client may lose in a row before it is closed, 1-100000.",
+    )  # fmt: skip
+    ws_max_rate: float = Field(
+        5.0, gt=0, le=50, description="Most messages per second to one client, up to 50."
+    )
+    heartbeat_interval_ms: int = Field(
+        5000, ge=500, le=60_000, description="Application heartbeat period, 500-60000 ms."
+    )
+    sample_timeout_ms: int = Field(
+        3000, ge=100, le=60_000, description="Longest wait for one GPU read, 100-60000 ms."
+    )
+
+    nvidia_smi_path: str | None = Field(None, description="nvidia-smi binary (default: PATH).")
+    nvtop_path: str | None = Field(None, description="nvtop binary (default: PATH).")
+    replay_file: Path | None = Field(
+        None, description="Recording for the replay provider (default: the shipped demo)."
+    )
+    static_dir: Path | None = Field(
+        None, description="Built dashboard to serve at / (default: frontend/dist if present)."
+    )
+    disk_path: str = Field("/", description="File system whose use is reported as disk.")
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    metrics_hostname: str | None = Field(
+        None, description="Value of the hostname label on /metrics (default: this host's name)."
+    )
+
+    @field_validator("allowed_origins", "allowed_hosts", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"{origin!r} is not an origin like https://gpu.example.com")
+        return [o.rstrip("/") for o in value]
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def poll_interval(self) -> float:
+        return self.poll_interval_ms / 1000
+
+    @property
+    def below_recommended_interval(self) -> bool:
+        return self.poll_interval_ms < RECOMMENDED_POLL_INTERVAL_MS
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per bad variable: name, value given, what is allowed."""
+    lines = ["gpulens: invalid configuration"]
+    for item in error.errors():
+        name = str(item["loc"][0]).upper() if item["loc"] else "?"
+        field = Settings.model_fields.get(name.lower())
+        allowed = field.description if field is not None and field.description else ""
+        given = os.environ.get(name, item.get("input"))
+        lines.append(f"  {name}={given!r}: {item['msg']}. Allowed: {allowed}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment; raise ``ConfigError`` (a clean exit) on a bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_errors(exc)) from None

@@ -1,0 +1,1 @@
+"""Telemetry: the normalised schema, the GPU providers and system metrics."""

@@ -1,0 +1,89 @@
+"""GPU sources, chosen by name. ``auto`` tries NVML, then nvidia-smi, then nvtop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gpulens.config import Settings
+from gpulens.core.metrics.providers.base import Provider, ProviderError, ProviderUnavailable
+
+Factory = Callable[[Settings], Provider]
+
+
+def _nvml(settings: Settings) -> Provider:
+    from gpulens.core.metrics.providers.nvml import NvmlProvider
+
+    return NvmlProvider()
+
+
+def _nvidia_smi(settings: Settings) -> Provider:
+    from gpulens.core.metrics.providers.nvidia_smi import NvidiaSmiProvider
+
+    return NvidiaSmiProvider(settings.nvidia_smi_path, timeout=settings.sample_timeout_ms / 1000)
+
+
+def _nvtop(settings: Settings) -> Provider:
+    from gpulens.core.metrics.providers.nvtop import NvtopProvider
+
+    return NvtopProvider(settings.nvtop_path, timeout=settings.sample_timeout_ms / 1000)
+
+
+def _replay(settings: Settings) -> Provider:
+    from gpulens.core.metrics.providers.replay import ReplayProvider
+
+    return ReplayProvider(settings.replay_file)
+
+
+REGISTRY: dict[str, Factory] = {
+    "nvml": _nvml,
+    "nvidia-smi": _nvidia_smi,
+    "nvtop": _nvtop,
+    "replay": _replay,
+}
+AUTO_ORDER: tuple[str, ...] = ("nvml", "nvidia-smi", "nvtop")
+
+
+@dataclass(slots=True)
+class Selection:
+    """The provider in use (or none) and, for each source that could not be used, why."""
+
+    provider: Provider | None
+    unavailable: dict[str, str] = field(default_factory=dict)
+
+
+def select(
+    settings: Settings,
+    name: str | None = None,
+    registry: dict[str, Factory] | None = None,
+) -> Selection:
+    """Open the named provider; ``auto`` tries each real source in order and never replays.
+
+    A provider named explicitly that cannot run raises ``ProviderUnavailable``.
+    """
+    registry = registry if registry is not None else REGISTRY
+    wanted = name or settings.telemetry_provider
+    if wanted != "auto":
+        if wanted not in registry:
+            raise ProviderUnavailable(f"unknown provider {wanted!r}")
+        return Selection(registry[wanted](settings))
+    reasons: dict[str, str] = {}
+    for candidate in AUTO_ORDER:
+        try:
+            return Selection(registry[candidate](settings), reasons)
+        except ProviderError as exc:
+            reasons[candidate] = str(exc)
+        except Exception as exc:
+            reasons[candidate] = f"{candidate}: {exc.__class__.__name__}: {exc}"
+    return Selection(None, reasons)
+
+
+__all__ = [
+    "AUTO_ORDER",
+    "REGISTRY",
+    "Provider",
+    "ProviderError",
+    "ProviderUnavailable",
+    "Selection",
+    "select",
+]

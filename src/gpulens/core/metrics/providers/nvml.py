@@ -1,0 +1,436 @@
+"""NVML through ``nvidia-ml-py`` (module ``pynvml``): the fast, complete source.
+
+The only module that talks to NVML. NVML is initialised once; handles and
+static facts are cached per GPU and keyed by UUID; per-field errors are
+mapped the same way everywhere:
+
+* not supported / no permission / not found / missing function → ``None``;
+* GPU is lost / unknown error / reset required → that GPU is marked failed,
+  the others go on;
+* uninitialised / driver not loaded / library-driver mismatch → the whole
+  provider fails this sample and re-initialises with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gpulens.core.metrics.processes import ProcessResolver, PsutilResolver
+from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
+from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
+from gpulens.core.metrics.units import (
+    bytes_to_mib,
+    clamp_percent,
+    clock_event_reasons,
+    cuda_version,
+)
+
+# NVML return codes (nvml.h); kept here so the mapping does not depend on the binding's names.
+_NOT_SUPPORTED_CODES = frozenset({2, 3, 4, 6, 7, 13, 21, 24, 25, 26, 27, 29})
+_GPU_FAILED_CODES = frozenset({8, 11, 14, 15, 16, 17, 28, 999})
+_LIFECYCLE_CODES = frozenset({1, 9, 12, 18})
+
+_TEMPERATURE_GPU = 0
+_THRESHOLD_SLOWDOWN = 1
+_CLOCK_SM = 1
+_CLOCK_MEM = 2
+_ECC_UNCORRECTED = 1
+_ECC_VOLATILE = 0
+
+RESCAN_INTERVAL_S = 5.0
+BACKOFF_INITIAL_S = 1.0
+BACKOFF_MAX_S = 30.0
+
+
+class _GpuFailed(Exception):
+    pass
+
+
+class _Lifecycle(Exception):
+    pass
+
+
+def load_pynvml() -> Any:
+    """Import the official binding, or say why it cannot be used."""
+    try:
+        import pynvml
+    except ImportError as exc:  # pragma: no cover - the binding is a dependency
+        raise ProviderUnavailable(f"nvidia-ml-py is not installed ({exc})") from exc
+    return pynvml
+
+
+@dataclass(slots=True)
+class _Device:
+    index: int
+    handle: Any
+    uuid: str | None
+    name: str
+    pci_bus_id: str | None
+    slowdown: int | None
+    num_fans: int | None
+    error: str | None = None
+    last_process_ts: int = 0
+    pids_seen: set[int] = field(default_factory=set)
+
+
+class NvmlProvider:
+    """Reads every GPU through NVML."""
+
+    name = "nvml"
+
+    def __init__(
+        self,
+        nvml: Any | None = None,
+        resolver: ProcessResolver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._nvml = nvml if nvml is not None else load_pynvml()
+        self._resolve = resolver if resolver is not None else PsutilResolver()
+        self._clock = clock
+        self._devices: list[_Device] = []
+        self._driver: str | None = None
+        self._cuda: str | None = None
+        self._memory_v2 = True
+        self._broken: str | None = None
+        self._backoff = BACKOFF_INITIAL_S
+        self._retry_at = 0.0
+        self._rescan_at = 0.0
+        try:
+            self._start()
+        except _Lifecycle as exc:
+            raise ProviderUnavailable(str(exc)) from exc
+        except _GpuFailed as exc:
+            raise ProviderUnavailable(f"NVML: {exc}") from exc
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def _start(self) -> None:
+        nv = self._nvml
+        try:
+            nv.nvmlInit()
+        except nv.NVMLError as exc:
+            raise _Lifecycle(_message(exc)) from exc
+        except OSError as exc:  # a broken libnvidia-ml.so that the loader rejects
+            raise _Lifecycle(f"NVML could not be loaded: {exc}") from exc
+        self._driver = _text(self._call(nv.nvmlSystemGetDriverVersion))
+        cuda = self._call(nv.nvmlSystemGetCudaDriverVersion_v2)
+        if cuda is None:
+            cuda = self._call(nv.nvmlSystemGetCudaDriverVersion)
+        self._cuda = cuda_version(cuda)
+        self._devices = []
+        self._scan()
+        if not self._devices:
+            self._shutdown()
+            raise _Lifecycle("NVML: no NVIDIA GPU found")
+
+    def _shutdown(self) -> None:
+        with contextlib.suppress(Exception):  # shutting down a broken library
+            self._nvml.nvmlShutdown()
+
+    def close(self) -> None:
+        self._shutdown()
+
+    def _scan(self) -> None:
+        """Enumerate GPUs; reuse cached static facts for UUIDs already known."""
+        nv = self._nvml
+        count = self._call(nv.nvmlDeviceGetCount) or 0
+        known = {d.uuid: d for d in self._devices if d.uuid}
+        devices: list[_Device] = []
+        for index in range(count):
+            try:
+                handle = self._call(nv.nvmlDeviceGetHandleByIndex, index)
+                uuid = _text(self._call(nv.nvmlDeviceGetUUID, handle))
+            except _GpuFailed as exc:
+                previous = next((d for d in self._devices if d.index == index), None)
+                devices.append(
+                    _Device(
+                        index=index,
+                        handle=None,
+                        uuid=previous.uuid if previous else None,
+                        name=previous.name if previous else f"GPU {index}",
+                        pci_bus_id=previous.pci_bus_id if previous else None,
+                        slowdown=None,
+                        num_fans=None,
+                        error=str(exc),
+                    )
+                )
+                continue
+            cached = known.get(uuid) if uuid else None
+            if cached is not None:
+                cached.index, cached.handle, cached.error = index, handle, None
+                devices.append(cached)
+                continue
+            pci = self._call(nv.nvmlDeviceGetPciInfo, handle)
+            devices.append(
+                _Device(
+                    index=index,
+                    handle=handle,
+                    uuid=uuid,
+                    name=_text(self._call(nv.nvmlDeviceGetName, handle)) or f"GPU {index}",
+                    pci_bus_id=_text(getattr(pci, "busId", None)) if pci is not None else None,
+                    slowdown=_int(
+                        self._call(
+                            nv.nvmlDeviceGetTemperatureThreshold, handle, _THRESHOLD_SLOWDOWN
+                        )
+                    ),
+                    num_fans=self._call(nv.nvmlDeviceGetNumFans, handle),
+                )
+            )
+        self._devices = devices
+        self._rescan_at = self._clock() + RESCAN_INTERVAL_S
+
+    # -- error mapping -----------------------------------------------------
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call NVML; ``None`` for what this GPU cannot report, raise for failures."""
+        nv = self._nvml
+        try:
+            return fn(*args)
+        except nv.NVMLError as exc:
+            _raise_if_fatal(exc)
+            return None
+        except (TypeError, AttributeError, nv.NVMLLibraryMismatchError):
+            # A binding or driver older than the call: the field is simply not available.
+            return None
+
+    # -- sampling ----------------------------------------------------------
+
+    def sample(self) -> list[GpuInfo]:
+        now = self._clock()
+        if self._broken is not None:
+            if now < self._retry_at:
+                raise ProviderError(self._broken)
+            try:
+                self._shutdown()
+                self._start()
+            except _Lifecycle as exc:
+                self._fail(str(exc), now)
+                raise ProviderError(str(exc)) from exc
+            self._broken = None
+            self._backoff = BACKOFF_INITIAL_S
+        try:
+            count = self._call(self._nvml.nvmlDeviceGetCount)
+            needs_rescan = any(d.error for d in self._devices) and now >= self._rescan_at
+            if count is not None and (count != len(self._devices) or needs_rescan):
+                self._scan()
+            return [self._read(device) for device in self._devices]
+        except _Lifecycle as exc:
+            self._fail(str(exc), now)
+            raise ProviderError(str(exc)) from exc
+
+    def _fail(self, reason: str, now: float) -> None:
+        self._broken = reason
+        self._retry_at = now + self._backoff
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
+
+    def _failed_gpu(self, device: _Device, reason: str) -> GpuInfo:
+        return GpuInfo(
+            id=device.index,
+            name=device.name,
+            uuid=device.uuid,
+            pci_bus_id=device.pci_bus_id,
+            driver_version=self._driver,
+            cuda_version=self._cuda,
+            status="failed",
+            error=reason,
+        )
+
+    def _read(self, device: _Device) -> GpuInfo:
+        if device.handle is None:
+            return self._failed_gpu(device, device.error or "GPU is not reachable")
+        try:
+            return self._read_ok(device)
+        except _GpuFailed as exc:
+            device.error = str(exc)
+            self._rescan_at = min(self._rescan_at, self._clock() + RESCAN_INTERVAL_S)
+            return self._failed_gpu(device, device.error)
+
+    def _read_ok(self, device: _Device) -> GpuInfo:
+        nv, h, call = self._nvml, device.handle, self._call
+        util = call(nv.nvmlDeviceGetUtilizationRates, h)
+        memory = self._memory(h)
+        fan = call(nv.nvmlDeviceGetFanSpeed, h) if device.num_fans != 0 else None
+        encoder = call(nv.nvmlDeviceGetEncoderUtilization, h)
+        decoder = call(nv.nvmlDeviceGetDecoderUtilization, h)
+        power = call(nv.nvmlDeviceGetPowerUsage, h)
+        limit = call(nv.nvmlDeviceGetEnforcedPowerLimit, h)
+        energy = call(nv.nvmlDeviceGetTotalEnergyConsumption, h)
+        device.error = None
+        return GpuInfo(
+            id=device.index,
+            name=device.name,
+            uuid=device.uuid,
+            pci_bus_id=device.pci_bus_id,
+            driver_version=self._driver,
+            cuda_version=self._cuda,
+            utilization=clamp_percent(_float(getattr(util, "gpu", None))),
+            memory_utilization=clamp_percent(_float(getattr(util, "memory", None))),
+            memory_used=bytes_to_mib(getattr(memory, "used", None)),
+            memory_total=bytes_to_mib(getattr(memory, "total", None)),
+            memory_free=bytes_to_mib(getattr(memory, "free", None)),
+            memory_reserved=bytes_to_mib(getattr(memory, "reserved", None)),
+            temperature=_int(call(nv.nvmlDeviceGetTemperature, h, _TEMPERATURE_GPU)),
+            temperature_slowdown=device.slowdown,
+            power_usage=round(power / 1000, 2) if power is not None else None,
+            power_limit=round(limit / 1000, 2) if limit is not None else None,
+            fan_speed=clamp_percent(_float(fan)),
+            encoder_utilization=clamp_percent(_first(encoder)),
+            decoder_utilization=clamp_percent(_first(decoder)),
+            sm_clock=call(nv.nvmlDeviceGetClockInfo, h, _CLOCK_SM),
+            memory_clock=call(nv.nvmlDeviceGetClockInfo, h, _CLOCK_MEM),
+            pstate=_pstate(call(nv.nvmlDeviceGetPerformanceState, h)),
+            clock_event_reasons=clock_event_reasons(
+                call(nv.nvmlDeviceGetCurrentClocksEventReasons, h)
+            ),
+            ecc_errors_uncorrected=call(
+                nv.nvmlDeviceGetTotalEccErrors, h, _ECC_UNCORRECTED, _ECC_VOLATILE
+            ),
+            energy_consumed=round(energy / 1000, 3) if energy is not None else None,
+            processes=self._processes(device),
+        )
+
+    def _memory(self, handle: Any) -> Any:
+        nv = self._nvml
+        if self._memory_v2:
+            info = self._call(nv.nvmlDeviceGetMemoryInfo, handle, nv.nvmlMemory_v2)
+            if info is not None:
+                return info
+            self._memory_v2 = False  # driver < 515 or binding without v2: use v1 from now on
+        return self._call(nv.nvmlDeviceGetMemoryInfo, handle)
+
+    def _processes(self, device: _Device) -> list[ProcessInfo]:
+        h = device.handle
+        seen: dict[int, tuple[str, int | None]] = {}
+        for kind, names in (
+            (
+                "compute",
+                ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses_v2"),
+            ),
+            (
+                "graphics",
+                (
+                    "nvmlDeviceGetGraphicsRunningProcesses",
+                    "nvmlDeviceGetGraphicsRunningProcesses_v2",
+                ),
+            ),
+        ):
+            for proc in self._list_processes(h, names):
+                pid = int(proc.pid)
+                used = getattr(proc, "usedGpuMemory", None)
+                mib = bytes_to_mib(used) if isinstance(used, int) else None
+                if pid in seen:
+                    prev_kind, prev_mib = seen[pid]
+                    merged = "compute+graphics" if prev_kind != kind else prev_kind
+                    seen[pid] = (merged, _max_opt(prev_mib, mib))
+                else:
+                    seen[pid] = (kind, mib)
+        if not seen:
+            device.last_process_ts = 0
+            return []
+        sm = self._process_sm(device)
+        out: list[ProcessInfo] = []
+        for pid, (kind, mib) in seen.items():
+            ident = self._resolve(pid)
+            out.append(
+                ProcessInfo(
+                    pid=pid,
+                    name=ident.name,
+                    user=ident.user,
+                    used_memory_mib=mib,
+                    type=kind,  # type: ignore[arg-type]
+                    sm_utilization=sm.get(pid),
+                )
+            )
+        out.sort(key=lambda p: (-(p.used_memory_mib or 0), p.pid))
+        return out
+
+    def _list_processes(self, handle: Any, names: tuple[str, ...]) -> list[Any]:
+        nv = self._nvml
+        for name in names:
+            fn = getattr(nv, name, None)
+            if fn is None:
+                continue
+            try:
+                result = fn(handle)
+            except nv.NVMLLibraryMismatchError:
+                continue  # driver too old for the _v3 struct: try the next version
+            except nv.NVMLError as exc:
+                _raise_if_fatal(exc)
+                return []
+            return list(result or [])
+        return []
+
+    def _process_sm(self, device: _Device) -> dict[int, int]:
+        samples = self._call(
+            self._nvml.nvmlDeviceGetProcessUtilization, device.handle, device.last_process_ts
+        )
+        out: dict[int, int] = {}
+        for sample in samples or []:
+            stamp = int(getattr(sample, "timeStamp", 0) or 0)
+            device.last_process_ts = max(device.last_process_ts, stamp)
+            value = clamp_percent(_float(getattr(sample, "smUtil", None)))
+            if value is not None:
+                out[int(sample.pid)] = value
+        return out
+
+
+def _raise_if_fatal(exc: Exception) -> None:
+    """Turn GPU-level and library-level NVML errors into their own exceptions."""
+    code = getattr(exc, "value", None)
+    if code in _LIFECYCLE_CODES:
+        raise _Lifecycle(_message(exc)) from exc
+    if code in _GPU_FAILED_CODES:
+        raise _GpuFailed(_message(exc)) from exc
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text or exc.__class__.__name__
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    text = str(value).strip()
+    return text or None
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    number = _float(value)
+    return None if number is None else int(number)
+
+
+def _first(value: Any) -> float | None:
+    """Encoder/decoder utilization comes as ``[value, samplingPeriodUs]``."""
+    if isinstance(value, list | tuple) and value:
+        return _float(value[0])
+    return _float(value)
+
+
+def _pstate(value: Any) -> int | None:
+    if isinstance(value, int) and 0 <= value <= 15:
+        return value
+    return None  # 32 = NVML_PSTATE_UNKNOWN
+
+
+def _max_opt(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)

@@ -1,0 +1,247 @@
+"""An NVML stand-in that answers from recorded readings.
+
+It exposes the subset of the ``pynvml`` API the NVML provider calls and
+answers each call from a table of readings captured on real GPUs (the
+``nvml-dump.json`` layout: ``{"nvmlDeviceGetName": {"value": ...}}`` or
+``{"error": "NVMLError_NotSupported", "code": 3}``). Errors are the binding's
+own ``NVMLError`` classes, so the provider's error mapping is exercised as on
+a real machine. Used to build the shipped demo recording from a real trace,
+by the benchmarks (provider overhead without a GPU) and by the tests.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+
+import pynvml
+
+Readings = dict[str, Any]
+
+_CODES: dict[str, int] = {
+    cls.__name__: code for code, cls in pynvml.NVMLError._valClassMapping.items()
+}
+
+_CLOCKS = {1: "NVML_CLOCK_SM", 2: "NVML_CLOCK_MEM", 0: "NVML_CLOCK_GRAPHICS", 3: "NVML_CLOCK_VIDEO"}
+_THRESHOLDS = {0: "SHUTDOWN", 1: "SLOWDOWN", 2: "MEM_MAX", 3: "GPU_MAX"}
+
+
+def error_code(name: str) -> int:
+    """``"NVMLError_NotSupported"`` → 3."""
+    return _CODES[name]
+
+
+def nvml_error(name_or_code: str | int) -> Exception:
+    code = name_or_code if isinstance(name_or_code, int) else error_code(name_or_code)
+    err: Exception = pynvml.NVMLError(code)
+    return err
+
+
+def _struct(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return SimpleNamespace(**{k: _struct(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_struct(v) for v in value]
+    return value
+
+
+class RecordedNvml:
+    """Answers NVML calls from readings; every device is a ``Readings`` table."""
+
+    NVMLError = pynvml.NVMLError
+    NVMLLibraryMismatchError = pynvml.NVMLLibraryMismatchError
+    nvmlMemory_v2 = pynvml.nvmlMemory_v2  # noqa: N815
+
+    def __init__(self, system: Readings, devices: list[Readings]) -> None:
+        self.system = system
+        self.devices = devices
+        self.init_error: int | None = None
+        self.fail_all: int | None = None
+        self.initialised = False
+        self.calls = 0
+
+    @classmethod
+    def from_dump(cls, dump: Mapping[str, Any]) -> RecordedNvml:
+        return cls(copy.deepcopy(dict(dump["system"])), copy.deepcopy(list(dump["devices"])))
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _answer(self, entry: Any) -> Any:
+        self.calls += 1
+        if self.fail_all is not None:
+            raise pynvml.NVMLError(self.fail_all)
+        if not self.initialised:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_UNINITIALIZED)
+        if entry is None:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_FUNCTION_NOT_FOUND)
+        if isinstance(entry, BaseException):
+            raise entry
+        if isinstance(entry, Mapping) and "error" in entry:
+            name = entry["error"]
+            if name in _CODES:
+                raise pynvml.NVMLError(_CODES[name])
+            raise TypeError(entry.get("message", name))
+        if isinstance(entry, Mapping) and "value" in entry:
+            return _struct(entry["value"])
+        return _struct(entry)
+
+    def _device(self, handle: Any, key: str) -> Any:
+        readings = self.devices[int(handle)]
+        if "lost" in readings:
+            return self._answer(readings["lost"])
+        return self._answer(readings.get(key))
+
+    # -- system ------------------------------------------------------------
+
+    def nvmlInit(self) -> None:  # noqa: N802
+        if self.init_error is not None:
+            raise pynvml.NVMLError(self.init_error)
+        self.initialised = True
+
+    def nvmlShutdown(self) -> None:  # noqa: N802
+        self.initialised = False
+
+    def nvmlSystemGetDriverVersion(self) -> Any:  # noqa: N802
+        return self._answer(self.system.get("nvmlSystemGetDriverVersion"))
+
+    def nvmlSystemGetCudaDriverVersion(self) -> Any:  # noqa: N802
+        return self._answer(self.system.get("nvmlSystemGetCudaDriverVersion"))
+
+    def nvmlSystemGetCudaDriverVersion_v2(self) -> Any:  # noqa: N802
+        return self._answer(self.system.get("nvmlSystemGetCudaDriverVersion_v2"))
+
+    def nvmlDeviceGetCount(self) -> Any:  # noqa: N802
+        self._answer({"value": None})
+        return len(self.devices)
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> Any:  # noqa: N802
+        self._answer({"value": None})
+        if index >= len(self.devices):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        readings = self.devices[index]
+        if "lost" in readings:
+            return self._answer(readings["lost"])
+        return index
+
+    # -- device ------------------------------------------------------------
+
+    def nvmlDeviceGetName(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetName")
+
+    def nvmlDeviceGetUUID(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetUUID")
+
+    def nvmlDeviceGetPciInfo(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetPciInfo")
+
+    def nvmlDeviceGetNumFans(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetNumFans")
+
+    def nvmlDeviceGetTemperatureThreshold(self, h: Any, threshold: int) -> Any:  # noqa: N802
+        name = _THRESHOLDS[threshold]
+        return self._device(
+            h, f"nvmlDeviceGetTemperatureThreshold(NVML_TEMPERATURE_THRESHOLD_{name})"
+        )
+
+    def nvmlDeviceGetUtilizationRates(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetUtilizationRates")
+
+    def nvmlDeviceGetMemoryInfo(self, h: Any, version: int | None = None) -> Any:  # noqa: N802
+        if version is not None:
+            return self._device(h, "nvmlDeviceGetMemoryInfo_v2")
+        return self._device(h, "nvmlDeviceGetMemoryInfo")
+
+    def nvmlDeviceGetTemperature(self, h: Any, sensor: int) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetTemperature(GPU)")
+
+    def nvmlDeviceGetPowerUsage(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetPowerUsage")
+
+    def nvmlDeviceGetEnforcedPowerLimit(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetEnforcedPowerLimit")
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetTotalEnergyConsumption")
+
+    def nvmlDeviceGetFanSpeed(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetFanSpeed")
+
+    def nvmlDeviceGetEncoderUtilization(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetEncoderUtilization")
+
+    def nvmlDeviceGetDecoderUtilization(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetDecoderUtilization")
+
+    def nvmlDeviceGetClockInfo(self, h: Any, clock: int) -> Any:  # noqa: N802
+        return self._device(h, f"nvmlDeviceGetClockInfo({_CLOCKS[clock]})")
+
+    def nvmlDeviceGetPerformanceState(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetPerformanceState")
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetCurrentClocksEventReasons")
+
+    def nvmlDeviceGetTotalEccErrors(self, h: Any, error_type: int, counter: int) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetTotalEccErrors(uncorrected,volatile)")
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetComputeRunningProcesses")
+
+    def nvmlDeviceGetComputeRunningProcesses_v2(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetComputeRunningProcesses_v2")
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetGraphicsRunningProcesses")
+
+    def nvmlDeviceGetGraphicsRunningProcesses_v2(self, h: Any) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetGraphicsRunningProcesses_v2")
+
+    def nvmlDeviceGetProcessUtilization(self, h: Any, last_seen: int) -> Any:  # noqa: N802
+        return self._device(h, "nvmlDeviceGetProcessUtilization(0)")
+
+
+def trace_readings(static: Mapping[str, Any], frame: Mapping[str, Any], index: int) -> Readings:
+    """One GPU of a trace frame (raw NVML units) as a ``Readings`` table."""
+    gpu = frame["gpus"][index]
+    info = static[f"gpu{index}"] if f"gpu{index}" in static else static["gpu0"]
+
+    def v(value: Any) -> Any:
+        if isinstance(value, Mapping) and "nvmlError" in value:
+            return {"error": value["nvmlError"]}
+        return {"value": value}
+
+    mem = gpu["mem"]
+    return {
+        "nvmlDeviceGetName": v(info["name"]),
+        "nvmlDeviceGetUUID": v(info["uuid"]),
+        "nvmlDeviceGetPciInfo": v({"busId": info["busId"]}),
+        "nvmlDeviceGetNumFans": v(0 if "nvmlError" in str(gpu.get("fanSpeed")) else 1),
+        "nvmlDeviceGetUtilizationRates": v(gpu["util"]),
+        "nvmlDeviceGetMemoryInfo": v(mem),
+        "nvmlDeviceGetMemoryInfo_v2": v(mem),
+        "nvmlDeviceGetTemperature(GPU)": v(gpu["temperature"]),
+        "nvmlDeviceGetPowerUsage": v(gpu["powerUsage_mW"]),
+        "nvmlDeviceGetEnforcedPowerLimit": v(gpu["enforcedPowerLimit_mW"]),
+        "nvmlDeviceGetFanSpeed": v(gpu.get("fanSpeed")),
+        "nvmlDeviceGetEncoderUtilization": v([gpu["encoder"], 100000]),
+        "nvmlDeviceGetDecoderUtilization": v([gpu["decoder"], 100000]),
+        "nvmlDeviceGetClockInfo(NVML_CLOCK_SM)": v(gpu["smClock"]),
+        "nvmlDeviceGetClockInfo(NVML_CLOCK_MEM)": v(gpu["memClock"]),
+        "nvmlDeviceGetPerformanceState": v(gpu["pstate"]),
+        "nvmlDeviceGetComputeRunningProcesses": v(
+            [
+                {"pid": p["pid"], "usedGpuMemory": p["usedGpuMemory"]}
+                for p in gpu["processes"]
+                if p.get("kind", "compute") == "compute"
+            ]
+        ),
+        "nvmlDeviceGetGraphicsRunningProcesses": v(
+            [
+                {"pid": p["pid"], "usedGpuMemory": p["usedGpuMemory"]}
+                for p in gpu["processes"]
+                if p.get("kind") == "graphics"
+            ]
+        ),
+    }

@@ -1,0 +1,45 @@
+"""Host metrics through psutil: CPU, memory, load, uptime, disk."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import psutil
+
+from gpulens.core.metrics.schema import SystemInfo
+
+_MIB = 1024 * 1024
+
+
+class SystemCollector:
+    """Non-blocking reads: CPU usage is measured between two calls, not by sleeping."""
+
+    def __init__(self, disk_path: str = "/", clock: Callable[[], float] = time.time) -> None:
+        self._disk_path = disk_path
+        self._clock = clock
+        self._boot = psutil.boot_time()
+        self._cpu_count = psutil.cpu_count() or None
+        psutil.cpu_percent(interval=None)  # prime: the first reading is meaningless
+
+    def sample(self) -> SystemInfo:
+        memory = psutil.virtual_memory()
+        try:
+            disk = psutil.disk_usage(self._disk_path).percent
+        except OSError:
+            disk = 0.0
+        try:
+            one, five, fifteen = os.getloadavg()
+        except OSError:  # pragma: no cover - not on Linux
+            one = five = fifteen = 0.0
+        return SystemInfo(
+            cpu_usage=round(min(max(psutil.cpu_percent(interval=None), 0.0), 100.0), 1),
+            memory_usage=round(memory.percent, 1),
+            load_average=(round(one, 2), round(five, 2), round(fifteen, 2)),
+            uptime=max(int(self._clock() - self._boot), 0),
+            disk_utilization=round(disk, 1),
+            cpu_count=self._cpu_count,
+            memory_used=int((memory.total - memory.available) / _MIB),
+            memory_total=int(memory.total / _MIB),
+        )

@@ -1,0 +1,89 @@
+"""Every message on ``/ws/gpu``; all share the ``type`` field. See docs/protocol.md."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from gpulens.core.metrics.schema import CamelModel, Telemetry, Timestamp
+
+ProviderState = Literal["ok", "degraded", "unavailable"]
+
+
+class ClientConfig(CamelModel):
+    """Front-end settings, allow-listed (nothing secret)."""
+
+    poll_interval_ms: int
+    ws_backlog: int
+    heartbeat_interval_ms: int
+    max_rate: float
+    hostname: str
+    version: str
+    gradient_presets: dict[str, list[str]]
+    temperature_thresholds: dict[str, int]
+
+
+class ProviderStatus(CamelModel):
+    state: ProviderState
+    provider: str | None
+    reason: str | None = None
+    unavailable: dict[str, str] = Field(default_factory=dict)
+
+
+class Hello(CamelModel):
+    """First message to each client: settings, provider state and recent samples."""
+
+    type: Literal["hello"] = "hello"
+    config: ClientConfig
+    status: ProviderStatus
+    backfill: list[Telemetry]
+
+
+class GpuChange(CamelModel):
+    """A GPU appeared (``gpuAdded``) or disappeared (``gpuRemoved``), keyed by UUID."""
+
+    type: Literal["gpuAdded", "gpuRemoved"]
+    seq: int
+    timestamp: Timestamp
+    uuid: str
+    id: int
+    name: str
+
+
+class Status(CamelModel):
+    """The provider degraded or recovered."""
+
+    type: Literal["status"] = "status"
+    timestamp: Timestamp
+    status: ProviderStatus
+
+
+class Heartbeat(CamelModel):
+    """Sent when nothing else was sent for a heartbeat period, so a dead link can be told apart."""
+
+    type: Literal["heartbeat"] = "heartbeat"
+    timestamp: Timestamp
+    seq: int = Field(description="Last telemetry seq sent.")
+
+
+class ErrorMessage(CamelModel):
+    """Sent just before the server closes a connection, saying why."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+ServerMessage = Telemetry | Hello | GpuChange | Status | Heartbeat | ErrorMessage
+
+
+def telemetry_json_schema() -> dict[str, Any]:
+    return Telemetry.model_json_schema(by_alias=True, mode="serialization")
+
+
+def protocol_json_schema() -> dict[str, Any]:
+    """JSON Schema of every server message (a ``oneOf`` on ``type``)."""
+    schema = TypeAdapter(ServerMessage).json_schema(by_alias=True, mode="serialization")
+    schema["title"] = "gpulens /ws/gpu server message"
+    return schema
