@@ -1,0 +1,111 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+
+from fastapi import FastAPI
+
+from gpulens import __version__
+from gpulens.api.routes import router
+from gpulens.api.security import GuardMiddleware, HostPolicy
+from gpulens.api.static import SpaFiles, find_static_dir
+from gpulens.config import Settings
+from gpulens.core.metrics.providers import Selection, select
+from gpulens.core.metrics.system import SystemCollector
+from gpulens.services.messages import ClientConfig
+from gpulens.services.sampler import Sampler
+from gpulens.services.websocket import Hub, run_heartbeats
+
+log = logging.getLogger("gpulens")
+
+GRADIENT_PRESETS = {
+    "aurora": ["#7C3AED", "#D946EF", "#22D3EE"],
+    "healthy": ["#22D3EE", "#10B981"],
+    "ember": ["#F59E0B", "#F43F5E"],
+}
+
+
+def client_config(settings: Settings) -> ClientConfig:
+    return ClientConfig(
+        poll_interval_ms=settings.poll_interval_ms,
+        ws_backlog=settings.ws_backlog,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        max_rate=settings.ws_max_rate,
+        hostname=socket.gethostname(),
+        version=__version__,
+        gradient_presets=GRADIENT_PRESETS,
+        temperature_thresholds={"warn": 70, "hot": 85},
+    )
+
+
+def make_hub(settings: Settings) -> Hub:
+    return Hub(
+        client_config(settings),
+        backlog=settings.ws_backlog,
+        max_clients=settings.ws_max_clients,
+        queue_size=settings.ws_queue_size,
+        send_timeout=settings.ws_send_timeout_ms / 1000,
+        max_lag=settings.ws_max_lag_drops,
+        max_rate=settings.ws_max_rate,
+        heartbeat_interval=settings.heartbeat_interval_ms / 1000,
+    )
+
+
+def create_app(
+    settings: Settings,
+    selection: Selection | None = None,
+    selector: Callable[[Settings], Selection] = select,
+    system: SystemCollector | None = None,
+) -> FastAPI:
+    """Build the app. ``selection`` (a provider already opened) or ``selector`` is injected."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        chosen = selection if selection is not None else await asyncio.to_thread(selector, settings)
+        if chosen.provider is None:
+            log.warning("no GPU source found", extra={"unavailable": chosen.unavailable})
+        else:
+            log.info("GPU source: %s", chosen.provider.name)
+        sampler = Sampler(
+            settings, chosen, app.state.hub, system, reselect=lambda: selector(settings)
+        )
+        app.state.sampler = sampler
+        await sampler.tick()  # the first sample is ready before the first client arrives
+        tasks = [
+            asyncio.create_task(sampler.run(), name="sampler"),
+            asyncio.create_task(run_heartbeats(app.state.hub), name="heartbeats"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            sampler.close()
+
+    app = FastAPI(
+        title="gpulens",
+        version=__version__,
+        summary="Real-time telemetry for NVIDIA GPU workstations.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.hub = make_hub(settings)
+    app.state.policy = HostPolicy(settings)
+    app.state.started = time.monotonic()
+    app.include_router(router)
+    static = find_static_dir(settings.static_dir)
+    if static is not None:
+        app.mount("/", SpaFiles(directory=static, html=True), name="dashboard")
+        log.info("serving the dashboard from %s", static)
+    app.add_middleware(GuardMiddleware, policy=app.state.policy)
+    return app

@@ -1,0 +1,68 @@
+"""HTTP and WebSocket routes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, WebSocket
+from pydantic import BaseModel
+
+from gpulens import __version__
+from gpulens.api.deps import HubDep, PolicyDep, SamplerDep
+from gpulens.core.metrics.schema import CamelModel
+from gpulens.services.messages import ClientConfig
+
+router = APIRouter()
+
+
+class Health(CamelModel):
+    status: Literal["ok", "degraded"]
+    provider: str | None
+    reason: str | None
+    unavailable: dict[str, str]
+    last_sample_age_s: float | None
+    clients: int
+    uptime_s: float
+    version: str
+
+
+@router.get("/api/health", response_model=Health, response_model_by_alias=True)
+def health(hub: HubDep, sampler: SamplerDep) -> BaseModel:
+    """Service health: provider state, age of the last sample, connected clients."""
+    now = hub.clock()
+    age = None if hub.last_sample_at is None else round(now - hub.last_sample_at, 3)
+    stale = age is None or age > max(3 * sampler.interval, sampler.timeout + sampler.interval)
+    status = hub.status
+    ok = status.state == "ok" and not stale
+    return Health(
+        status="ok" if ok else "degraded",
+        provider=status.provider,
+        reason=status.reason
+        or ("no sample yet" if age is None else "samples are late" if stale else None),
+        unavailable=status.unavailable,
+        last_sample_age_s=age,
+        clients=len(hub.clients),
+        uptime_s=round(sampler.clock() - sampler.started_at, 1),
+        version=__version__,
+    )
+
+
+@router.get("/api/config", response_model=ClientConfig, response_model_by_alias=True)
+def config(hub: HubDep) -> BaseModel:
+    """Front-end settings (an allow-listed set of keys, nothing secret)."""
+    return hub.config
+
+
+@router.websocket("/ws/gpu")
+async def gpu_stream(websocket: WebSocket, hub: HubDep, policy: PolicyDep) -> None:
+    """Live telemetry: a hello with backfill, then telemetry, status, hot-plug and heartbeats."""
+    if not policy.origin_ok(websocket.headers.get("origin"), websocket.headers.get("host")):
+        await websocket.close(code=1008, reason="origin not allowed")  # before accept → HTTP 403
+        return
+    await websocket.accept()
+    if hub.full:
+        await hub.refuse_full(websocket)
+        return
+    client = websocket.client
+    peer = f"{client.host}:{client.port}" if client else "?"
+    await hub.serve(websocket, peer)

@@ -1,0 +1,48 @@
+"""``gpulens serve``: uvicorn with JSON logs and the app factory."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from gpulens import logs
+from gpulens.api.app import create_app
+from gpulens.config import Settings
+
+log = logging.getLogger("gpulens")
+
+
+def run(settings: Settings, reload: bool = False) -> int:
+    logs.configure(settings.log_level)
+    if settings.below_recommended_interval:
+        log.warning(
+            "POLL_INTERVAL_MS=%d is under 1000 ms: each read costs CPU on the GPU box; "
+            "use it for short investigations",
+            settings.poll_interval_ms,
+        )
+    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("listening on %s: reachable from other machines", settings.host)
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": logs.log_config(settings.log_level),
+        "ws_max_size": 4096,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "proxy_headers": True,
+        "forwarded_allow_ips": "127.0.0.1",
+        "server_header": False,
+    }
+    if reload:
+        uvicorn.run("gpulens.api.server:app_from_env", factory=True, reload=True, **common)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+    return 0
+
+
+def app_from_env() -> object:
+    """Factory for ``--reload`` (uvicorn re-imports it in a child process)."""
+    from gpulens.config import load_settings
+
+    return create_app(load_settings())

@@ -1,0 +1,187 @@
+"""The one sampler: polls the provider on a drift-free schedule, whatever the number of clients.
+
+Blocking reads (NVML calls, subprocesses) run on one dedicated thread, under
+a timeout; at most one read is ever in flight. A read that fails or hangs
+does not stop the stream: the GPUs are reported as failed with the reason,
+system metrics keep flowing, and the status says what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from gpulens.config import Settings
+from gpulens.core.metrics.providers import ProviderError, Selection, select
+from gpulens.core.metrics.schema import GpuInfo, SystemInfo, Telemetry
+from gpulens.core.metrics.system import SystemCollector
+from gpulens.services.messages import ProviderStatus
+from gpulens.services.websocket import Hub
+
+log = logging.getLogger("gpulens.sampler")
+
+REPROBE_INTERVAL_S = 30.0
+
+Reading = tuple[list[GpuInfo], SystemInfo]
+
+
+def failed_copy(gpu: GpuInfo, reason: str) -> GpuInfo:
+    """The GPU's identity only, marked failed: never stale numbers presented as live."""
+    return GpuInfo(
+        id=gpu.id,
+        name=gpu.name,
+        uuid=gpu.uuid,
+        pci_bus_id=gpu.pci_bus_id,
+        driver_version=gpu.driver_version,
+        cuda_version=gpu.cuda_version,
+        memory_total=gpu.memory_total,
+        power_limit=gpu.power_limit,
+        status="failed",
+        error=reason,
+    )
+
+
+class Sampler:
+    def __init__(
+        self,
+        settings: Settings,
+        selection: Selection,
+        hub: Hub,
+        system: SystemCollector | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        reselect: Callable[[], Selection] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.selection = selection
+        self.hub = hub
+        self.system = system or SystemCollector(settings.disk_path)
+        self.interval = settings.poll_interval
+        self.timeout = settings.sample_timeout_ms / 1000
+        self.clock = clock
+        self._reselect = reselect or (lambda: select(settings))
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpulens-read")
+        self._inflight: Future[Reading] | None = None
+        self._last_gpus: list[GpuInfo] = []
+        self._next_probe = clock() + REPROBE_INTERVAL_S
+        self.observers: list[Callable[[float], None]] = []
+        self.ticks = 0
+        self.started_at = clock()
+        self.last_duration: float | None = None
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self.selection.provider is not None:
+            with contextlib.suppress(Exception):
+                self.selection.provider.close()
+
+    # -- the loop ------------------------------------------------------------
+
+    async def run(self) -> None:
+        start = self.clock()
+        tick = 0
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not stop the stream
+                log.exception("sample failed unexpectedly")
+            tick += 1
+            due = start + tick * self.interval
+            now = self.clock()
+            if due <= now:  # overran: skip the missed ticks instead of bursting
+                tick = int((now - start) / self.interval) + 1
+                due = start + tick * self.interval
+            await asyncio.sleep(due - now)
+
+    def _read(self) -> Reading:
+        provider = self.selection.provider
+        gpus = provider.sample() if provider is not None else []
+        return gpus, self.system.sample()
+
+    async def tick(self) -> Telemetry:
+        began = time.perf_counter()
+        gpus, system, status = await self._collect()
+        duration = time.perf_counter() - began
+        self.last_duration = duration
+        for observe in self.observers:
+            observe(duration)
+        payload = Telemetry(
+            seq=self.hub.next_seq(),
+            timestamp=datetime.now(UTC),
+            source=self.selection.provider.name if self.selection.provider else None,
+            gpus=gpus,
+            system=system,
+            unavailable=self.selection.unavailable,
+        )
+        self.hub.publish(payload, status)
+        self.ticks += 1
+        return payload
+
+    async def _collect(self) -> tuple[list[GpuInfo], SystemInfo, ProviderStatus]:
+        provider = self.selection.provider
+        name = provider.name if provider is not None else None
+        if provider is None and self.clock() >= self._next_probe:
+            await self._probe()
+            provider = self.selection.provider
+            name = provider.name if provider is not None else None
+        if self._inflight is not None and not self._inflight.done():
+            return self._degraded(f"a GPU read is still running after {self.timeout:g} s", name)
+        future = self._executor.submit(self._read)
+        self._inflight = future
+        try:
+            gpus, system = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        except TimeoutError:
+            reason = f"GPU read did not finish within {self.timeout:g} s"
+            log.warning("%s: %s", name, reason)
+            return self._degraded(reason, name)
+        except ProviderError as exc:
+            log.warning("%s: %s", name, exc)
+            return self._degraded(str(exc), name)
+        except Exception as exc:
+            log.exception("%s: read failed", name)
+            return self._degraded(f"{exc.__class__.__name__}: {exc}", name)
+        self._inflight = None
+        self._last_gpus = gpus
+        return gpus, system, self._status(gpus, name)
+
+    def _status(self, gpus: list[GpuInfo], name: str | None) -> ProviderStatus:
+        unavailable = self.selection.unavailable
+        if name is None:
+            return ProviderStatus(state="unavailable", provider=None, unavailable=unavailable)
+        failed = [g for g in gpus if g.status == "failed"]
+        if failed:
+            reason = "; ".join(f"GPU {g.id}: {g.error}" for g in failed)
+            return ProviderStatus(
+                state="degraded", provider=name, reason=reason, unavailable=unavailable
+            )
+        return ProviderStatus(state="ok", provider=name, unavailable=unavailable)
+
+    def _degraded(
+        self, reason: str, name: str | None
+    ) -> tuple[list[GpuInfo], SystemInfo, ProviderStatus]:
+        gpus = [failed_copy(g, reason) for g in self._last_gpus]
+        status = ProviderStatus(
+            state="degraded", provider=name, reason=reason, unavailable=self.selection.unavailable
+        )
+        return gpus, self.system.sample(), status
+
+    async def _probe(self) -> None:
+        """No GPU source at start-up: look again now and then (a driver may have been loaded)."""
+        self._next_probe = self.clock() + REPROBE_INTERVAL_S
+        loop = asyncio.get_running_loop()
+        try:
+            selection = await asyncio.wait_for(
+                loop.run_in_executor(self._executor, self._reselect), self.timeout * 3
+            )
+        except Exception:
+            return
+        if selection.provider is not None:
+            log.info("GPU source found: %s", selection.provider.name)
+        self.selection = selection

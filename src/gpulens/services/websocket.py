@@ -1,0 +1,300 @@
+"""The hub: one sample in, the same bytes out to every client, nobody waits for anybody.
+
+Each client has a small bounded queue. Publishing never awaits a client: a
+frame that does not fit pushes out the oldest one. A writer task per client
+sends under a timeout and a per-client rate cap; a reader task per client
+always runs (pongs and closes depend on it) and enforces inbound limits. A
+client that keeps losing frames, or whose send times out, is closed; the
+others never notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from gpulens.core.metrics.schema import GpuInfo, Telemetry
+from gpulens.services.messages import (
+    ClientConfig,
+    ErrorMessage,
+    GpuChange,
+    Heartbeat,
+    ProviderStatus,
+    Status,
+)
+
+log = logging.getLogger("gpulens.hub")
+
+CLOSE_TOO_SLOW = 1008  # policy violation: fell too far behind
+CLOSE_TOO_BIG = 1009
+CLOSE_TRY_AGAIN = 1013
+MAX_INBOUND_BYTES = 1024
+MAX_INBOUND_PER_S = 10
+
+
+class Connection(Protocol):
+    """What the hub needs from a WebSocket (Starlette's fits; tests pass fakes)."""
+
+    async def send_text(self, data: str) -> None: ...
+
+    async def receive_text(self) -> str: ...
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+
+@dataclass(slots=True)
+class HubStats:
+    frames_published: int = 0
+    frames_deduplicated: int = 0
+    frames_dropped: int = 0
+    clients_closed_slow: int = 0
+    clients_refused_full: int = 0
+    clients_total: int = 0
+
+
+@dataclass(eq=False)
+class Client:
+    conn: Connection
+    queue_size: int
+    peer: str = "?"
+    queue: deque[str] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    lag: int = 0  # frames lost in a row
+    closed: bool = False
+    close_code: int | None = None
+    close_reason: str | None = None
+
+    def offer(self, frame: str) -> bool:
+        """Queue a frame without waiting; returns False when the oldest had to go."""
+        dropped = len(self.queue) >= self.queue_size
+        if dropped:
+            self.queue.popleft()
+            self.lag += 1
+        self.queue.append(frame)
+        self.wake.set()
+        return not dropped
+
+
+def gpu_key(gpu: GpuInfo) -> str:
+    return gpu.uuid or f"index:{gpu.id}"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Hub:
+    """Fan-out of serialised frames, history ring, de-duplication and hot-plug events."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        backlog: int = 120,
+        max_clients: int = 256,
+        queue_size: int = 8,
+        send_timeout: float = 5.0,
+        max_lag: int = 40,
+        max_rate: float = 5.0,
+        heartbeat_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.max_clients = max_clients
+        self.queue_size = queue_size
+        self.send_timeout = send_timeout
+        self.max_lag = max_lag
+        self.min_gap = 1.0 / max_rate
+        self.heartbeat_interval = heartbeat_interval
+        self.clock = clock
+        self.stats = HubStats()
+        self.clients: set[Client] = set()
+        self.history: deque[str] = deque(maxlen=backlog) if backlog else deque(maxlen=0)
+        self.status = ProviderStatus(state="unavailable", provider=None)
+        self.last_seq = -1
+        self.last_sample_at: float | None = None
+        self._last_content: str | None = None
+        self._gpus: dict[str, GpuInfo] = {}
+        self._last_broadcast = clock()
+        self._seq = 0
+
+    # -- publishing (called by the sampler, never awaits a client) -----------
+
+    def next_seq(self) -> int:
+        return self._seq
+
+    def publish(self, payload: Telemetry, status: ProviderStatus) -> bool:
+        """Broadcast one sample; returns False when it was identical to the last one."""
+        self.last_sample_at = self.clock()
+        if status != self.status:
+            self.status = status
+            self.broadcast(
+                Status(timestamp=payload.timestamp, status=status).model_dump_json(by_alias=True)
+            )
+        frame = payload.model_dump_json(by_alias=True)
+        # Everything after the timestamp is the content: seq and time always change.
+        content = frame[frame.index('"source":') :]
+        if content == self._last_content:
+            self.stats.frames_deduplicated += 1
+            return False
+        self._last_content = content
+        self._announce_changes(payload)
+        self.history.append(frame)
+        self.last_seq = payload.seq
+        self._seq = payload.seq + 1
+        self.stats.frames_published += 1
+        self.broadcast(frame)
+        return True
+
+    def _announce_changes(self, payload: Telemetry) -> None:
+        current = {gpu_key(g): g for g in payload.gpus}
+        if current.keys() != self._gpus.keys() and (self._gpus or self.last_seq >= 0):
+            for key in current.keys() - self._gpus.keys():
+                self._change("gpuAdded", payload, current[key])
+            for key in self._gpus.keys() - current.keys():
+                self._change("gpuRemoved", payload, self._gpus[key])
+        self._gpus = current
+
+    def _change(self, kind: str, payload: Telemetry, gpu: GpuInfo) -> None:
+        message = GpuChange(
+            type=kind,  # type: ignore[arg-type]
+            seq=payload.seq,
+            timestamp=payload.timestamp,
+            uuid=gpu_key(gpu),
+            id=gpu.id,
+            name=gpu.name,
+        )
+        log.info("%s: GPU %s (%s)", kind, gpu.id, gpu_key(gpu))
+        self.broadcast(message.model_dump_json(by_alias=True))
+
+    def broadcast(self, frame: str) -> None:
+        self._last_broadcast = self.clock()
+        for client in list(self.clients):
+            if not client.offer(frame):
+                self.stats.frames_dropped += 1
+                if client.lag > self.max_lag:
+                    self._kick(client, CLOSE_TOO_SLOW, "client too slow", slow=True)
+
+    def heartbeat_due(self) -> bool:
+        return self.clock() - self._last_broadcast >= self.heartbeat_interval
+
+    def send_heartbeat(self) -> None:
+        beat = Heartbeat(timestamp=_now(), seq=max(self.last_seq, 0))
+        self.broadcast(beat.model_dump_json(by_alias=True))
+
+    # -- clients -------------------------------------------------------------
+
+    @property
+    def full(self) -> bool:
+        return len(self.clients) >= self.max_clients
+
+    def hello(self) -> str:
+        config = self.config.model_dump_json(by_alias=True)
+        status = self.status.model_dump_json(by_alias=True)
+        backfill = ",".join(self.history)
+        return f'{{"type":"hello","config":{config},"status":{status},"backfill":[{backfill}]}}'
+
+    def _kick(self, client: Client, code: int, reason: str, *, slow: bool = False) -> None:
+        if client.closed:
+            return
+        client.closed, client.close_code, client.close_reason = True, code, reason
+        self.clients.discard(client)
+        if slow:
+            self.stats.clients_closed_slow += 1
+            log.warning("closing %s: %s", client.peer, reason)
+        client.wake.set()
+
+    async def refuse_full(self, conn: Connection) -> None:
+        """Tell a client the server is full, then close (after the caller accepted it)."""
+        self.stats.clients_refused_full += 1
+        message = ErrorMessage(code="server_full", message="Too many dashboards are connected.")
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.send_text(message.model_dump_json()), self.send_timeout)
+            await asyncio.wait_for(conn.close(CLOSE_TRY_AGAIN, "server full"), self.send_timeout)
+
+    async def serve(self, conn: Connection, peer: str = "?") -> None:
+        """Run one accepted client until it leaves or is closed; never raises."""
+        client = Client(conn=conn, queue_size=self.queue_size, peer=peer)
+        client.offer(self.hello())
+        self.clients.add(client)
+        self.stats.clients_total += 1
+        writer = asyncio.create_task(self._writer(client))
+        reader = asyncio.create_task(self._reader(client))
+        try:
+            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.clients.discard(client)
+            for task in (writer, reader):
+                task.cancel()
+            await asyncio.gather(writer, reader, return_exceptions=True)
+            if client.close_code is not None:
+                await self._close(client)
+
+    async def _close(self, client: Client) -> None:
+        code, reason = client.close_code or 1000, client.close_reason or ""
+        with contextlib.suppress(Exception):
+            if code != 1000:
+                error = ErrorMessage(code="closed", message=reason)
+                await asyncio.wait_for(client.conn.send_text(error.model_dump_json()), 1.0)
+            await asyncio.wait_for(client.conn.close(code, reason), 1.0)
+
+    async def _writer(self, client: Client) -> None:
+        next_allowed = 0.0
+        while not client.closed:
+            if not client.queue:
+                client.wake.clear()
+                await client.wake.wait()
+                continue
+            wait = next_allowed - self.clock()
+            if wait > 0:
+                await asyncio.sleep(wait)  # frames arriving meanwhile push out older ones
+                continue
+            frame = client.queue.popleft()
+            try:
+                await asyncio.wait_for(client.conn.send_text(frame), self.send_timeout)
+            except TimeoutError:
+                self._kick(
+                    client, CLOSE_TOO_SLOW, f"send took over {self.send_timeout:g} s", slow=True
+                )
+                return
+            except Exception:
+                client.closed = True
+                return
+            client.lag = 0
+            next_allowed = self.clock() + self.min_gap
+
+    async def _reader(self, client: Client) -> None:
+        window_start, count = self.clock(), 0
+        while not client.closed:
+            try:
+                text = await client.conn.receive_text()
+            except Exception:
+                client.closed = True
+                return
+            if len(text.encode("utf-8", "replace")) > MAX_INBOUND_BYTES:
+                self._kick(client, CLOSE_TOO_BIG, "message too big")
+                return
+            now = self.clock()
+            if now - window_start >= 1.0:
+                window_start, count = now, 0
+            count += 1
+            if count > MAX_INBOUND_PER_S:
+                self._kick(client, CLOSE_TOO_SLOW, "too many messages")
+                return
+
+
+async def run_heartbeats(
+    hub: Hub, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+) -> None:
+    """Send an application heartbeat whenever nothing else went out for a period."""
+    while True:
+        await sleep(hub.heartbeat_interval / 2)
+        if hub.heartbeat_due():
+            hub.send_heartbeat()
