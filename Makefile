@@ -75,13 +75,14 @@ lint-fe: frontend-deps
 	cd $(FE) && npm run lint && npm run typecheck
 
 lint-deploy: venv
-	@true
+	scripts/lint-deploy.sh
 
 # --- tests -------------------------------------------------------------------
 .PHONY: test test-py test-fe test-e2e
 test: lint test-py test-fe test-e2e
 
 test-py: venv
+	scripts/system-packages.sh nginx promtool openssl
 	$(BIN)/pytest -q
 
 test-fe: frontend-deps
