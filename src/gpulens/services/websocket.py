@@ -66,8 +66,10 @@ class Client:
     peer: str = "?"
     queue: deque[str] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    kicked: asyncio.Event = field(default_factory=asyncio.Event)
     lag: int = 0  # frames lost in a row
     closed: bool = False
+    stuck: bool = False
     close_code: int | None = None
     close_reason: str | None = None
 
@@ -120,6 +122,7 @@ class Hub:
         self.status = ProviderStatus(state="unavailable", provider=None)
         self.last_seq = -1
         self.last_sample_at: float | None = None
+        self.latest: Telemetry | None = None  # the newest sample, deduplicated or not (/metrics)
         self._last_content: str | None = None
         self._gpus: dict[str, GpuInfo] = {}
         self._last_broadcast = clock()
@@ -133,6 +136,7 @@ class Hub:
     def publish(self, payload: Telemetry, status: ProviderStatus) -> bool:
         """Broadcast one sample; returns False when it was identical to the last one."""
         self.last_sample_at = self.clock()
+        self.latest = payload
         if status != self.status:
             self.status = status
             self.broadcast(
@@ -207,9 +211,10 @@ class Hub:
         client.closed, client.close_code, client.close_reason = True, code, reason
         self.clients.discard(client)
         if slow:
+            client.stuck = True
             self.stats.clients_closed_slow += 1
             log.warning("closing %s: %s", client.peer, reason)
-        client.wake.set()
+        client.kicked.set()  # ends serve() even while a send is stuck
 
     async def refuse_full(self, conn: Connection) -> None:
         """Tell a client the server is full, then close (after the caller accepted it)."""
@@ -225,24 +230,28 @@ class Hub:
         client.offer(self.hello())
         self.clients.add(client)
         self.stats.clients_total += 1
-        writer = asyncio.create_task(self._writer(client))
-        reader = asyncio.create_task(self._reader(client))
+        tasks = (
+            asyncio.create_task(self._writer(client)),
+            asyncio.create_task(self._reader(client)),
+            asyncio.create_task(client.kicked.wait()),
+        )
         try:
-            await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.clients.discard(client)
-            for task in (writer, reader):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(writer, reader, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             if client.close_code is not None:
                 await self._close(client)
 
     async def _close(self, client: Client) -> None:
         code, reason = client.close_code or 1000, client.close_reason or ""
-        with contextlib.suppress(Exception):
-            if code != 1000:
-                error = ErrorMessage(code="closed", message=reason)
+        if code != 1000 and not client.stuck:  # say why, unless its sends are stuck anyway
+            error = ErrorMessage(code="closed", message=reason)
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.conn.send_text(error.model_dump_json()), 1.0)
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(client.conn.close(code, reason), 1.0)
 
     async def _writer(self, client: Client) -> None:

@@ -1,0 +1,116 @@
+"""The sampler: failures, hangs and lost GPUs never stop the stream."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpulens.api.app import make_hub
+from gpulens.config import Settings
+from gpulens.core.metrics.providers.base import ProviderError
+from gpulens.services.sampler import Sampler
+from tests.fakes import FakeProvider, FakeSystem, gpu, hanging, selection, steady
+
+
+def settings(**kw: object) -> Settings:
+    base: dict[str, object] = {"sample_timeout_ms": 200, "poll_interval_ms": 250}
+    base.update(kw)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+def sampler_for(provider: FakeProvider | None, **kw: object) -> Sampler:
+    s = settings(**kw)
+    return Sampler(s, selection(provider, {"nvml": "x"} if provider is None else {}), make_hub(s),
+                   FakeSystem())  # type: ignore[arg-type]  # fmt: skip
+
+
+async def test_healthy_samples_are_published_with_consecutive_seq() -> None:
+    sampler = sampler_for(steady(2))
+    payloads = [await sampler.tick() for _ in range(3)]
+    assert [p.seq for p in payloads] == [0, 1, 2]
+    assert all(p.source == "nvml" and len(p.gpus) == 2 for p in payloads)
+    assert sampler.hub.status.state == "ok"
+    sampler.close()
+
+
+async def test_provider_error_mid_stream_degrades_then_recovers() -> None:
+    def script(n: int) -> list | BaseException:  # type: ignore[type-arg]
+        if n == 1:
+            return ProviderError("Driver Not Loaded")
+        return [gpu(0, util=n), gpu(1, util=n + 1)]
+
+    sampler = sampler_for(FakeProvider(script))
+    first = await sampler.tick()
+    failed = await sampler.tick()
+    assert [g.status for g in failed.gpus] == ["failed", "failed"]
+    assert all(g.error == "Driver Not Loaded" and g.utilization is None for g in failed.gpus)
+    assert failed.system.cpu_usage == 10.0  # system metrics keep flowing
+    assert sampler.hub.status.state == "degraded"
+    assert sampler.hub.status.reason == "Driver Not Loaded"
+    recovered = await sampler.tick()
+    assert [g.status for g in recovered.gpus] == ["ok", "ok"]
+    assert sampler.hub.status.state == "ok"
+    assert first.seq < failed.seq < recovered.seq
+    sampler.close()
+
+
+async def test_unexpected_exception_is_contained() -> None:
+    sampler = sampler_for(FakeProvider(lambda n: RuntimeError("boom") if n else [gpu(0)]))
+    await sampler.tick()
+    payload = await sampler.tick()
+    assert payload.gpus[0].status == "failed"
+    assert "RuntimeError: boom" in (sampler.hub.status.reason or "")
+    sampler.close()
+
+
+async def test_a_hung_read_times_out_and_never_runs_twice() -> None:
+    provider = hanging(after=1)
+    sampler = sampler_for(provider, sample_timeout_ms=100)
+    await sampler.tick()
+    timed_out = await sampler.tick()
+    assert "did not finish within 0.1 s" in (sampler.hub.status.reason or "")
+    assert [g.status for g in timed_out.gpus] == ["failed", "failed"]
+    calls = provider.calls
+    still = await sampler.tick()
+    assert provider.calls == calls  # no second read while the first is stuck
+    assert "still running" in (sampler.hub.status.reason or "")
+    assert still.system.cpu_usage == 10.0
+    sampler.close()
+
+
+async def test_one_lost_gpu_degrades_status_and_keeps_the_other() -> None:
+    lost = gpu(1).model_copy(
+        update={"status": "failed", "error": "GPU is lost", "utilization": None}
+    )
+    sampler = sampler_for(FakeProvider(lambda n: [gpu(0, util=n), lost]))
+    payload = await sampler.tick()
+    assert payload.gpus[0].status == "ok" and payload.gpus[0].utilization == 0
+    assert payload.gpus[1].status == "failed"
+    assert sampler.hub.status.state == "degraded"
+    assert sampler.hub.status.reason == "GPU 1: GPU is lost"
+    sampler.close()
+
+
+async def test_no_source_streams_system_metrics_and_looks_again_later() -> None:
+    clock = [0.0]
+    found = steady(1)
+    s = settings()
+    sampler = Sampler(
+        s, selection(None, {"nvml": "NVML Shared Library Not Found"}), make_hub(s), FakeSystem(),  # type: ignore[arg-type]
+        clock=lambda: clock[0], reselect=lambda: selection(found),
+    )  # fmt: skip
+    payload = await sampler.tick()
+    assert payload.gpus == [] and payload.source is None
+    assert payload.unavailable == {"nvml": "NVML Shared Library Not Found"}
+    assert sampler.hub.status.state == "unavailable"
+    clock[0] = 31.0
+    payload = await sampler.tick()
+    assert payload.source == "nvml" and len(payload.gpus) == 1
+    assert sampler.hub.status.state == "ok"
+    sampler.close()
+
+
+@pytest.mark.parametrize("count", [1, 8])
+async def test_gpu_count_is_preserved(count: int) -> None:
+    sampler = sampler_for(steady(count))
+    assert len((await sampler.tick()).gpus) == count
+    sampler.close()
