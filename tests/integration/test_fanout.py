@@ -75,6 +75,7 @@ def test_200_clients_receive_the_same_seqs_in_order(tmp_path: Path) -> None:
         asyncio.run(many_clients(address, CLIENTS))
         rss_third = server.memory_info().rss
         health = httpx.get(f"http://{address}/api/health").json()
+    assert "POLL_INTERVAL_MS=250 is under 1000 ms" in (tmp_path / "serve.log").read_text()
     assert len(results) == CLIENTS
     end = min(max(seqs) for seqs in results)
     start = end - WINDOW

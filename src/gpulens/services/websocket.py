@@ -267,7 +267,8 @@ class Hub:
                 continue
             frame = client.queue.popleft()
             try:
-                await asyncio.wait_for(client.conn.send_text(frame), self.send_timeout)
+                async with asyncio.timeout(self.send_timeout):  # no extra task per send
+                    await client.conn.send_text(frame)
             except TimeoutError:
                 self._kick(
                     client, CLOSE_TOO_SLOW, f"send took over {self.send_timeout:g} s", slow=True

@@ -61,6 +61,7 @@ class RecordedNvml:
         self.fail_all: int | None = None
         self.initialised = False
         self.calls = 0
+        self._converted: dict[int, tuple[Any, Any]] = {}
 
     @classmethod
     def from_dump(cls, dump: Mapping[str, Any]) -> RecordedNvml:
@@ -83,9 +84,12 @@ class RecordedNvml:
             if name in _CODES:
                 raise pynvml.NVMLError(_CODES[name])
             raise TypeError(entry.get("message", name))
-        if isinstance(entry, Mapping) and "value" in entry:
-            return _struct(entry["value"])
-        return _struct(entry)
+        cached = self._converted.get(id(entry))
+        if cached is not None and cached[0] is entry:  # the entry is kept alive: its id is stable
+            return cached[1]
+        value = _struct(entry["value"] if isinstance(entry, Mapping) and "value" in entry else entry)
+        self._converted[id(entry)] = (entry, value)
+        return value
 
     def _device(self, handle: Any, key: str) -> Any:
         readings = self.devices[int(handle)]
