@@ -16,6 +16,7 @@ Absolute times drift on shared machines; the ratios are what to compare.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
@@ -87,10 +88,8 @@ def raw_nvml_sample(nv: RecordedNvml, handles: list[int]) -> None:
         nv.nvmlDeviceGetTemperature(h, 0)
         nv.nvmlDeviceGetPowerUsage(h)
         nv.nvmlDeviceGetEnforcedPowerLimit(h)
-        try:
+        with contextlib.suppress(nv.NVMLError):
             nv.nvmlDeviceGetFanSpeed(h)
-        except nv.NVMLError:
-            pass
         nv.nvmlDeviceGetEncoderUtilization(h)
         nv.nvmlDeviceGetDecoderUtilization(h)
         nv.nvmlDeviceGetComputeRunningProcesses(h)

@@ -39,9 +39,9 @@ TIMESTAMP = re.compile(rb'"timestamp":"([^"]+)"')
 def eight_gpu_recording(path: Path) -> Path:
     """The shipped demo widened to 8 GPUs (4 copies of its two), each with four processes."""
     sys.path.insert(0, str(ROOT / "src"))
-    from gpulens.core.metrics import recording  # noqa: PLC0415
-    from gpulens.core.metrics.providers.replay import default_recording  # noqa: PLC0415
-    from gpulens.core.metrics.schema import ProcessInfo  # noqa: PLC0415
+    from gpulens.core.metrics import recording
+    from gpulens.core.metrics.providers.replay import default_recording
+    from gpulens.core.metrics.schema import ProcessInfo
 
     demo = recording.load(default_recording())
     frames = []
@@ -98,7 +98,7 @@ asyncio.run(main())
 
 
 def free_port() -> int:
-    import socket  # noqa: PLC0415
+    import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -116,7 +116,7 @@ def start_server(kind: str, recording: Path, port: int) -> subprocess.Popen[byte
             "POLL_INTERVAL_MS": "250", "PORT": str(port), "WS_MAX_CLIENTS": "5000",
             "WS_BACKLOG": "10", "LOG_LEVEL": "WARNING",
         }  # fmt: skip
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -133,9 +133,9 @@ def start_server(kind: str, recording: Path, port: int) -> subprocess.Popen[byte
 
 
 async def client_main(port: int, count: int, warmup: float, seconds: float) -> dict[str, object]:
-    from datetime import datetime  # noqa: PLC0415
+    from datetime import datetime
 
-    from websockets.asyncio.client import connect  # noqa: PLC0415
+    from websockets.asyncio.client import connect
 
     latencies: list[float] = []
     received = [0]
@@ -185,7 +185,7 @@ def run_one(kind: str, recording: Path, clients: int, seconds: float) -> dict[st
     server = start_server(kind, recording, port)
     try:
         warmup = 3.0 + clients / 200
-        client = subprocess.Popen(  # noqa: S603
+        client = subprocess.Popen(
             [
                 sys.executable,
                 __file__,
