@@ -1,0 +1,63 @@
+#!/bin/sh
+# Render deploy/nginx/gpulens.conf: replace each __GPULENS_*__ placeholder with
+# the value of the environment variable of the same name, or its default.
+# Writes to stdout; fails if a value could inject nginx syntax or if any
+# placeholder is left.
+#
+#   GPULENS_SERVER_NAME=gpu.example.com deploy/nginx/render.sh > /etc/nginx/conf.d/gpulens.conf
+#
+# Variable                 Default                                           Meaning
+# GPULENS_SERVER_NAME      localhost                                         server_name (your DNS name)
+# GPULENS_HTTP_LISTEN      80                                                listen of the redirect server ([addr:]port)
+# GPULENS_HTTPS_LISTEN     443                                               listen of the TLS server ([addr:]port)
+# GPULENS_REDIRECT_PORT    (empty)                                           ":8443" when HTTPS is not on 443
+# GPULENS_UPSTREAM         127.0.0.1:5000                                    where `gpulens serve` listens
+# GPULENS_STATIC           /opt/gpulens/frontend/dist                        the built dashboard (npm run build)
+# GPULENS_CERT             /etc/letsencrypt/live/<first server name>/fullchain.pem  (certbot's layout)
+# GPULENS_KEY              /etc/letsencrypt/live/<first server name>/privkey.pem
+# GPULENS_DHPARAM          /etc/nginx/ffdhe2048.pem                          a copy of deploy/nginx/ffdhe2048.pem
+# GPULENS_METRICS_ALLOW    127.0.0.1                                         address or CIDR of the Prometheus
+#                                                                            server, e.g. 10.0.0.0/8
+#
+# Usage: render.sh [TEMPLATE]   (default: gpulens.conf beside this script)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+template=${1:-$here/gpulens.conf}
+
+: "${GPULENS_SERVER_NAME:=localhost}"
+: "${GPULENS_HTTP_LISTEN:=80}"
+: "${GPULENS_HTTPS_LISTEN:=443}"
+: "${GPULENS_REDIRECT_PORT:=}"
+: "${GPULENS_UPSTREAM:=127.0.0.1:5000}"
+: "${GPULENS_STATIC:=/opt/gpulens/frontend/dist}"
+first_name=${GPULENS_SERVER_NAME%% *}
+: "${GPULENS_CERT:=/etc/letsencrypt/live/$first_name/fullchain.pem}"
+: "${GPULENS_KEY:=/etc/letsencrypt/live/$first_name/privkey.pem}"
+: "${GPULENS_DHPARAM:=/etc/nginx/ffdhe2048.pem}"
+: "${GPULENS_METRICS_ALLOW:=127.0.0.1}"
+
+script=""
+for name in SERVER_NAME HTTP_LISTEN HTTPS_LISTEN REDIRECT_PORT UPSTREAM STATIC CERT KEY DHPARAM METRICS_ALLOW; do
+  eval "value=\${GPULENS_$name}"
+  # Only characters that cannot end a directive or start a variable: letters,
+  # digits, . _ - : / [ ] * ~ and (server names only) spaces.
+  case "$name:$value" in
+    SERVER_NAME:*[!A-Za-z0-9._:*~\ -]*)
+      echo "render.sh: GPULENS_$name=\"$value\" has a character nginx would read as syntax" >&2; exit 2 ;;
+    SERVER_NAME:*) ;;
+    *:*[!A-Za-z0-9._:/\[\]*~-]*)
+      echo "render.sh: GPULENS_$name=\"$value\" has a character nginx would read as syntax" >&2; exit 2 ;;
+  esac
+  if [ "$name" != REDIRECT_PORT ] && [ -z "$value" ]; then
+    echo "render.sh: GPULENS_$name is empty" >&2; exit 2
+  fi
+  script="${script}s|__GPULENS_${name}__|${value}|g
+"
+done
+
+out=$(sed -e "$script" "$template")
+if printf '%s\n' "$out" | grep -n '__GPULENS_[A-Z_]*__' >&2; then
+  echo "render.sh: placeholders left in $template (above)" >&2
+  exit 2
+fi
+printf '%s\n' "$out"
