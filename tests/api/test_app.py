@@ -197,3 +197,31 @@ def test_logs_are_one_json_object_per_line(capsys: pytest.CaptureFixture[str]) -
     assert records[0]["message"] == "hello world" and records[0]["level"] == "INFO"
     assert records[1]["logger"] == "uvicorn.access"
     logging.getLogger("gpulens").handlers.clear()
+
+
+def test_health_is_degraded_when_the_provider_fails() -> None:
+    from gpulens.core.metrics.providers.base import ProviderError
+    from tests.fakes import FakeProvider
+
+    failing = FakeProvider(lambda n: ProviderError("GPU is lost"))
+    settings = Settings(allowed_hosts=[HOST])  # type: ignore[call-arg]
+    app = create_app(settings, selection=selection(failing), system=FakeSystem())  # type: ignore[arg-type]
+    with TestClient(app) as c:
+        body = c.get("/api/health").json()
+    assert body["status"] == "degraded"
+    assert body["reason"] == "GPU is lost"
+    assert body["provider"] == "nvml"
+
+
+def test_health_without_any_gpu_source_lists_the_reasons() -> None:
+    reasons = {
+        "nvml": "NVML Shared Library Not Found",
+        "nvidia-smi": "nvidia-smi: not found on PATH",
+    }
+    settings = Settings(allowed_hosts=[HOST])  # type: ignore[call-arg]
+    app = create_app(settings, selection=selection(None, reasons), system=FakeSystem())  # type: ignore[arg-type]
+    with TestClient(app) as c:
+        body = c.get("/api/health").json()
+    assert body["status"] == "degraded"
+    assert body["provider"] is None
+    assert body["unavailable"] == reasons
