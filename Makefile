@@ -94,8 +94,15 @@ test-e2e: venv build
 
 # --- benchmarks --------------------------------------------------------------
 .PHONY: bench
-bench: venv
+bench: venv build
+	scripts/system-packages.sh chromium
 	$(BIN)/python bench/collector.py
+	$(BIN)/python bench/fanout.py --clients 100,500,1000 --seconds 10
+	$(BIN)/python bench/page.py --seconds 30
+
+.PHONY: soak
+soak: venv
+	$(BIN)/python bench/soak.py --minutes 10 --clients 200
 
 .PHONY: clean
 clean:

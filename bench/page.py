@@ -1,0 +1,198 @@
+"""The page under load: 8 GPUs at 4 updates/s for 30 s in headless Chromium, against a blank page.
+
+    .venv/bin/python bench/page.py [--seconds 30]      (needs frontend/dist: make build)
+
+Chromium is driven over the DevTools protocol. Measured, for the dashboard
+and for a blank page in the same run:
+
+* main-thread busy: ΔTaskDuration / Δwall (Performance.getMetrics) between
+  5 s and the end;
+* frames per second (requestAnimationFrame callbacks);
+* long tasks (> 50 ms, PerformanceObserver) after the first GPU numbers;
+* JS heap after 5 s and at the end;
+* time from navigation start to the first GPU card showing a number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fanout import eight_gpu_recording, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+DIST = ROOT / "frontend" / "dist"
+BIN = Path(sys.executable).parent
+BLANK = "data:text/html,<!doctype html><title>blank</title><body style='background:%23070a14'>"
+
+PROBE = """
+(() => {
+  window.__frames = 0; window.__long = []; window.__first = null;
+  const tick = () => { window.__frames++; requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__long.push([e.startTime, e.duration]);
+    }).observe({ type: 'longtask', buffered: true });
+  } catch (e) {}
+  const check = () => {
+    if (window.__first !== null) return;
+    const card = document.querySelector('[data-testid="gpu-card"]');
+    if (card && /\\d/.test(card.textContent || '')) window.__first = performance.now();
+  };
+  new MutationObserver(check).observe(document, { childList: true, subtree: true, characterData: true });
+})();
+"""
+
+
+class Cdp:
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.ids = itertools.count(1)
+
+    async def call(self, method: str, session: str | None = None, **params: Any) -> Any:
+        msg_id = next(self.ids)
+        message: dict[str, Any] = {"id": msg_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        await self.ws.send(json.dumps(message))
+        while True:
+            reply = json.loads(await self.ws.recv())
+            if reply.get("id") == msg_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise SystemExit("chromium not found: scripts/system-packages.sh chromium")
+
+
+async def measure(cdp: Cdp, url: str, seconds: float) -> dict[str, float | None]:
+    target = await cdp.call("Target.createTarget", url="about:blank")
+    session = (await cdp.call("Target.attachToTarget", targetId=target["targetId"], flatten=True))[
+        "sessionId"
+    ]
+    for domain in ("Page", "Runtime", "Performance"):
+        await cdp.call(f"{domain}.enable", session)
+    await cdp.call("Emulation.setDeviceMetricsOverride", session, width=1440, height=900,
+                   deviceScaleFactor=1, mobile=False)  # fmt: skip
+    await cdp.call("Page.addScriptToEvaluateOnNewDocument", session, source=PROBE)
+    await cdp.call("Page.navigate", session, url=url)
+
+    async def evaluate(expr: str) -> Any:
+        result = await cdp.call("Runtime.evaluate", session, expression=expr, returnByValue=True)
+        return result["result"].get("value")
+
+    async def metrics() -> dict[str, float]:
+        got = await cdp.call("Performance.getMetrics", session)
+        return {m["name"]: m["value"] for m in got["metrics"]}
+
+    await asyncio.sleep(5)
+    m0, f0, t0 = await metrics(), await evaluate("window.__frames"), time.monotonic()
+    await asyncio.sleep(seconds - 5)
+    m1, f1, t1 = await metrics(), await evaluate("window.__frames"), time.monotonic()
+    first = await evaluate("window.__first")
+    long_tasks = await evaluate("window.__long") or []
+    after = [d for s, d in long_tasks if first is not None and s > first]
+    await cdp.call("Target.closeTarget", targetId=target["targetId"])
+    return {
+        "busy": (m1["TaskDuration"] - m0["TaskDuration"]) / (t1 - t0),
+        "fps": (f1 - f0) / (t1 - t0),
+        "long_after_first": len(after),
+        "longest_after_first_ms": max(after) if after else 0.0,
+        "heap5_mib": m0["JSHeapUsedSize"] / 2**20,
+        "heap_end_mib": m1["JSHeapUsedSize"] / 2**20,
+        "first_numbers_ms": first,
+    }
+
+
+async def run(port: int, seconds: float) -> dict[str, dict[str, float | None]]:
+    debug_port = free_port()
+    with tempfile.TemporaryDirectory() as profile:
+        browser = subprocess.Popen(
+            [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--no-first-run",
+             "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+             f"--user-data-dir={profile}", f"--remote-debugging-port={debug_port}",
+             "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            for _ in range(100):
+                try:
+                    version = httpx.get(f"http://127.0.0.1:{debug_port}/json/version").json()
+                    break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)
+            async with connect(version["webSocketDebuggerUrl"], max_size=2**26) as ws:
+                cdp = Cdp(ws)
+                blank = await measure(cdp, BLANK, seconds)
+                page = await measure(cdp, f"http://127.0.0.1:{port}/", seconds)
+        finally:
+            browser.terminate()
+            browser.wait(10)
+    return {"blank": blank, "dashboard": page}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    if not (DIST / "index.html").is_file():
+        raise SystemExit("frontend/dist is missing: run `make build` first")
+    with tempfile.TemporaryDirectory() as tmp:
+        recording = eight_gpu_recording(Path(tmp) / "eight.jsonl.gz")
+        port = free_port()
+        env = {
+            **os.environ, "TELEMETRY_PROVIDER": "replay", "REPLAY_FILE": str(recording),
+            "POLL_INTERVAL_MS": "250", "PORT": str(port), "STATIC_DIR": str(DIST),
+            "LOG_LEVEL": "WARNING",
+        }  # fmt: skip
+        server = subprocess.Popen([str(BIN / "gpulens"), "serve"], env=env)
+        try:
+            for _ in range(100):
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            results = asyncio.run(run(port, args.seconds))
+        finally:
+            server.terminate()
+            server.wait(10)
+    print(f"# page: 8 GPUs, 4 updates/s, {args.seconds:g} s, headless Chromium 1440×900, "
+          f"{os.cpu_count()} CPUs")  # fmt: skip
+    print(f"command: .venv/bin/python bench/page.py --seconds {args.seconds:g}")
+    print("| page | main thread busy | fps | long tasks after first numbers (longest ms) "
+          "| JS heap 5 s → end MiB | first GPU numbers ms |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in results.items():
+        first = "–" if r["first_numbers_ms"] is None else f"{r['first_numbers_ms']:.0f}"
+        print(
+            f"| {name} | {r['busy']:.1%} | {r['fps']:.0f} | {r['long_after_first']} "
+            f"({r['longest_after_first_ms']:.0f}) | {r['heap5_mib']:.1f} → {r['heap_end_mib']:.1f} "
+            f"| {first} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
