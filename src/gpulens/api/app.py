@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from gpulens import __version__
+from gpulens.api.metrics import install_metrics
 from gpulens.api.routes import router
 from gpulens.api.security import GuardMiddleware, HostPolicy
 from gpulens.api.static import SpaFiles, find_static_dir
@@ -75,6 +76,7 @@ def create_app(
         sampler = Sampler(
             settings, chosen, app.state.hub, system, reselect=lambda: selector(settings)
         )
+        sampler.observers.extend(getattr(app.state, "sample_observers", ()))
         app.state.sampler = sampler
         await sampler.tick()  # the first sample is ready before the first client arrives
         tasks = [
@@ -103,6 +105,7 @@ def create_app(
     app.state.policy = HostPolicy(settings)
     app.state.started = time.monotonic()
     app.include_router(router)
+    install_metrics(app, settings)  # before the dashboard's catch-all mount at /
     static = find_static_dir(settings.static_dir)
     if static is not None:
         app.mount("/", SpaFiles(directory=static, html=True), name="dashboard")

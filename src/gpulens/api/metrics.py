@@ -1,0 +1,319 @@
+"""``GET /metrics``: the latest sample in the Prometheus text format, named like dcgm-exporter.
+
+A scrape reads what the sampler last published (``hub.latest``); it never
+polls a GPU, so any number of scrapers costs nothing on the GPU side.
+
+GPU metrics carry dcgm-exporter's names, HELP texts, types, units and label
+set, so Grafana dashboard 12239 and existing alert rules work unchanged:
+``gpu``, ``UUID``, ``pci_bus_id``, ``device``, ``modelName``, ``Hostname``
+and ``DCGM_FI_DRIVER_VERSION`` (a ``label`` field in dcgm-exporter's default
+counters). The host label is ``Hostname``, as dcgm-exporter renders it before
+May 2026, which dashboard 12239 and most fleets' rules were written against;
+one host label only, never both (see docs/prometheus.md for relabelling).
+
+A value gpulens does not have (``null``) has no sample line, never ``0``; a
+failed GPU has no readings at all, only ``gpulens_gpu_up 0``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.registry import Collector, CollectorRegistry
+from starlette.responses import PlainTextResponse, Response
+
+from gpulens import __version__
+from gpulens.config import Settings
+from gpulens.core.metrics.schema import GpuInfo, Telemetry
+from gpulens.services.websocket import Hub
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what dcgm-exporter serves; every Prometheus reads it
+
+# dcgm-exporter's label set, in its order.
+GPU_LABELS = (
+    "gpu",
+    "UUID",
+    "pci_bus_id",
+    "device",
+    "modelName",
+    "Hostname",
+    "DCGM_FI_DRIVER_VERSION",
+)
+
+# gpulens_gpu_up joins the DCGM series on gpu/UUID; it leaves out the camelCase
+# modelName (and the driver version) so that gpulens' own metrics lint clean.
+GPU_UP_LABELS = ("gpu", "UUID", "pci_bus_id", "device", "Hostname")
+
+SAMPLE_DURATION_BUCKETS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DcgmField:
+    """One dcgm-exporter metric: name, Prometheus type, HELP text and how to read it."""
+
+    name: str
+    type: str  # "gauge" or "counter"
+    help: str
+    read: Callable[[GpuInfo], float | None]
+
+
+def _mj(joules: float | None) -> float | None:
+    return None if joules is None else round(joules * 1000, 3)
+
+
+# HELP texts are dcgm-exporter's default-counters.csv, verbatim, where the field
+# is there; the others (non-default DCGM fields) follow its style.
+DCGM_FIELDS: tuple[DcgmField, ...] = (
+    DcgmField("DCGM_FI_DEV_SM_CLOCK", "gauge", "SM clock frequency (in MHz).",
+              lambda g: g.sm_clock),
+    DcgmField("DCGM_FI_DEV_MEM_CLOCK", "gauge", "Memory clock frequency (in MHz).",
+              lambda g: g.memory_clock),
+    DcgmField("DCGM_FI_DEV_GPU_TEMP", "gauge", "GPU temperature (in C).",
+              lambda g: g.temperature),
+    DcgmField("DCGM_FI_DEV_SLOWDOWN_TEMP", "gauge", "Slowdown temperature threshold (in C).",
+              lambda g: g.temperature_slowdown),
+    DcgmField("DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw (in W).",
+              lambda g: g.power_usage),
+    DcgmField("DCGM_FI_DEV_POWER_MGMT_LIMIT", "gauge", "Power management limit (in W).",
+              lambda g: g.power_limit),
+    DcgmField("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter",
+              "Total energy consumption since boot (in mJ).",
+              lambda g: _mj(g.energy_consumed)),
+    DcgmField("DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (in %).",
+              lambda g: g.utilization),
+    DcgmField("DCGM_FI_DEV_MEM_COPY_UTIL", "gauge", "Memory utilization (in %).",
+              lambda g: g.memory_utilization),
+    DcgmField("DCGM_FI_DEV_ENC_UTIL", "gauge", "Encoder utilization (in %).",
+              lambda g: g.encoder_utilization),
+    DcgmField("DCGM_FI_DEV_DEC_UTIL", "gauge", "Decoder utilization (in %).",
+              lambda g: g.decoder_utilization),
+    DcgmField("DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (in MiB).",
+              lambda g: g.memory_free),
+    DcgmField("DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (in MiB).",
+              lambda g: g.memory_used),
+    DcgmField("DCGM_FI_DEV_FB_RESERVED", "gauge", "Framebuffer memory reserved (in MiB).",
+              lambda g: g.memory_reserved),
+    DcgmField("DCGM_FI_DEV_FB_TOTAL", "gauge", "Total framebuffer memory (in MiB).",
+              lambda g: g.memory_total),
+    DcgmField("DCGM_FI_DEV_FAN_SPEED", "gauge", "Fan speed for the device in percent 0-100.",
+              lambda g: g.fan_speed),
+    DcgmField("DCGM_FI_DEV_PSTATE", "gauge", "Performance state (P-State) 0-15.",
+              lambda g: g.pstate),
+    # NVML's volatile uncorrected total, which is what DCGM reads for this field.
+    DcgmField("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "counter",
+              "Total number of double-bit volatile ECC errors.",
+              lambda g: g.ecc_errors_uncorrected),
+)  # fmt: skip
+
+# prometheus-client's text output names a counter ``<name>_total``; dcgm-exporter
+# does not (its counters have no suffix), and queries use its names.
+_UNSUFFIXED_COUNTERS = tuple(f.name for f in DCGM_FIELDS if f.type == "counter")
+
+
+def gpu_labels(gpu: GpuInfo, hostname: str) -> list[str]:
+    """dcgm-exporter's label values; a value gpulens does not know is the empty string."""
+    return [
+        str(gpu.id),
+        gpu.uuid or "",
+        gpu.pci_bus_id or "",
+        f"nvidia{gpu.id}",  # dcgm uses the device minor number, which equals the index on
+        # ordinary hosts; NVML-only sources do not expose it
+        gpu.name,
+        hostname,
+        gpu.driver_version or "",
+    ]
+
+
+class SampleDurations:
+    """A histogram of sampler read durations in seconds (fed by ``Sampler.observers``)."""
+
+    def __init__(self, buckets: Sequence[float] = SAMPLE_DURATION_BUCKETS) -> None:
+        self.bounds = tuple(sorted(buckets))
+        self._counts = [0] * (len(self.bounds) + 1)  # the last one is +Inf
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def observe(self, seconds: float) -> None:
+        with self._lock:
+            self._counts[bisect_left(self.bounds, seconds)] += 1
+            self._sum += seconds
+
+    def family(self) -> HistogramMetricFamily:
+        with self._lock:
+            counts, total = list(self._counts), self._sum
+        cumulative, buckets = 0, []
+        for bound, count in zip((*self.bounds, None), counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound is None else repr(float(bound)), float(cumulative)))
+        return HistogramMetricFamily(
+            "gpulens_sample_duration_seconds",
+            "Time one sample took to read (GPU provider and host), in seconds.",
+            buckets=buckets,
+            sum_value=total,
+        )
+
+
+class GpulensCollector(Collector):
+    """Builds every family from the hub's latest sample and counters, at scrape time."""
+
+    def __init__(self, hub: Callable[[], Hub], hostname: str, durations: SampleDurations) -> None:
+        self._hub = hub
+        self.hostname = hostname
+        self.durations = durations
+
+    def collect(self) -> Iterable[Metric]:
+        hub = self._hub()
+        latest = hub.latest
+        if latest is not None:
+            yield from self._gpu_families(latest)
+        yield from self._own_families(hub, latest)
+
+    def _gpu_families(self, latest: Telemetry) -> Iterator[Metric]:
+        readable = [(gpu, gpu_labels(gpu, self.hostname)) for gpu in latest.gpus]
+        for spec in DCGM_FIELDS:
+            family: GaugeMetricFamily | CounterMetricFamily
+            if spec.type == "counter":
+                family = CounterMetricFamily(spec.name, spec.help, labels=GPU_LABELS)
+            else:
+                family = GaugeMetricFamily(spec.name, spec.help, labels=GPU_LABELS)
+            for gpu, labels in readable:
+                if gpu.status != "ok":
+                    continue  # a failed GPU has no readings, never stale or zero ones
+                value = spec.read(gpu)
+                if value is not None:
+                    family.add_metric(labels, float(value))
+            if family.samples:
+                yield family
+        up = GaugeMetricFamily(
+            "gpulens_gpu_up",
+            "1 when the GPU was read, 0 when it is marked failed (it then has no DCGM_* readings).",
+            labels=GPU_UP_LABELS,
+        )
+        keep = [GPU_LABELS.index(name) for name in GPU_UP_LABELS]
+        for gpu, labels in readable:
+            up.add_metric([labels[i] for i in keep], 1.0 if gpu.status == "ok" else 0.0)
+        yield up
+
+    def _own_families(self, hub: Hub, latest: Telemetry | None) -> Iterator[Metric]:
+        yield InfoMetricFamily("gpulens_build", "gpulens version.", {"version": __version__})
+        status = hub.status
+        provider = status.provider or ""
+        yield _one(
+            "gpulens_provider_up",
+            "1 when the GPU provider's last read succeeded for every GPU, else 0.",
+            {"provider": provider},
+            1.0 if status.state == "ok" else 0.0,
+        )
+        yield InfoMetricFamily(
+            "gpulens_provider",
+            "The GPU provider in use and its state (ok, degraded, unavailable).",
+            {"provider": provider, "state": status.state},
+        )
+        if latest is not None:
+            yield GaugeMetricFamily(
+                "gpulens_gpus", "GPUs in the latest sample, failed ones included.", len(latest.gpus)
+            )
+            yield GaugeMetricFamily(
+                "gpulens_last_sample_timestamp_seconds",
+                "Unix time of the latest sample.",
+                latest.timestamp.timestamp(),
+            )
+        yield self.durations.family()
+        yield GaugeMetricFamily(
+            "gpulens_websocket_clients", "Dashboards connected to /ws/gpu.", len(hub.clients)
+        )
+        stats = hub.stats
+        yield CounterMetricFamily(
+            "gpulens_websocket_frames_dropped",
+            "Frames dropped because a client's queue was full.",
+            stats.frames_dropped,
+        )
+        yield CounterMetricFamily(
+            "gpulens_websocket_clients_closed_slow",
+            "Clients closed because they fell too far behind.",
+            stats.clients_closed_slow,
+        )
+
+
+def _one(name: str, documentation: str, labels: dict[str, str], value: float) -> Metric:
+    family = GaugeMetricFamily(name, documentation, labels=list(labels))
+    family.add_metric(list(labels.values()), value)
+    return family
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    """The Prometheus text format (0.0.4), with dcgm-exporter's counter names kept as they are."""
+    text = generate_latest(registry).decode("utf-8")
+    return _strip_counter_suffix(text, _UNSUFFIXED_COUNTERS).encode("utf-8")
+
+
+def _strip_counter_suffix(text: str, names: Iterable[str]) -> str:
+    prefixes = []
+    for name in names:
+        suffixed = f"{name}_total"
+        prefixes += [
+            (f"# HELP {suffixed} ", f"# HELP {name} "),
+            (f"# TYPE {suffixed} ", f"# TYPE {name} "),
+            (f"{suffixed}{{", f"{name}{{"),
+            (f"{suffixed} ", f"{name} "),
+        ]
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        for old, new in prefixes:
+            if line.startswith(old):
+                lines[index] = new + line[len(old) :]
+                break
+    return "\n".join(lines)
+
+
+def install_metrics(app: FastAPI, settings: Settings) -> None:
+    """Add ``GET /metrics`` (or a 404 there when METRICS_ENABLED=false).
+
+    Call it before anything is mounted at ``/``. The read-duration histogram is
+    fed through ``app.state.sample_observers``, which the lifespan hands to the
+    sampler it creates.
+    """
+    if not settings.metrics_enabled:
+
+        async def disabled() -> Response:
+            return PlainTextResponse("metrics are disabled (METRICS_ENABLED=false)", 404)
+
+        app.add_api_route("/metrics", disabled, methods=["GET"], include_in_schema=False)
+        return
+
+    durations = SampleDurations()
+    registry = CollectorRegistry(auto_describe=False)
+    hostname = settings.metrics_hostname or socket.gethostname()
+    registry.register(GpulensCollector(lambda: _hub(app), hostname, durations))
+    app.state.metrics_registry = registry
+    observers: list[Callable[[float], None]] = list(getattr(app.state, "sample_observers", []))
+    app.state.sample_observers = [*observers, durations.observe]
+
+    async def metrics() -> Response:
+        """Prometheus metrics from the latest sample (never triggers a GPU read)."""
+        return Response(render(registry), media_type=CONTENT_TYPE)
+
+    app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+
+
+def _hub(app: FastAPI) -> Hub:
+    hub: Hub = app.state.hub
+    return hub
+
+
+__all__ = ["DCGM_FIELDS", "GPU_LABELS", "GpulensCollector", "install_metrics", "render"]

@@ -1,0 +1,487 @@
+"""``GET /metrics``: dcgm-exporter names, types, units and labels from the latest sample."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gpulens.api.app import create_app
+from gpulens.api.metrics import DCGM_FIELDS, GPU_LABELS
+from gpulens.config import Settings
+from gpulens.core.metrics import recording
+from gpulens.core.metrics.providers import Selection
+from gpulens.core.metrics.providers.replay import default_recording
+from gpulens.core.metrics.schema import GpuInfo, SystemInfo
+
+DCGM = Path(__file__).parent.parent / "fixtures" / "dcgm-exporter"
+TEST_HOST = "testserver"  # TestClient's Host header, allowed below
+HOSTNAME = "gpubox-test"
+
+# The dcgm-exporter label set, with a host label named as before May 2026.
+LABELS = {"gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname", "DCGM_FI_DRIVER_VERSION"}
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+class CountingProvider:
+    """Returns the same GPUs on every read and counts the reads."""
+
+    def __init__(self, gpus: list[GpuInfo], name: str = "nvml") -> None:
+        self.name = name
+        self.gpus = gpus
+        self.calls = 0
+
+    def sample(self) -> list[GpuInfo]:
+        self.calls += 1
+        return list(self.gpus)
+
+    def close(self) -> None:
+        return None
+
+
+class StillSystem:
+    def sample(self) -> SystemInfo:
+        return SystemInfo(
+            cpu_usage=1.0, memory_usage=2.0, load_average=(0.0, 0.0, 0.0), uptime=10,
+            disk_utilization=3.0,
+        )  # fmt: skip
+
+
+@dataclass
+class Sample:
+    name: str
+    labels: dict[str, str]
+    value: float
+
+
+@dataclass
+class Exposition:
+    text: str
+    types: dict[str, str] = field(default_factory=dict)
+    helps: dict[str, str] = field(default_factory=dict)
+    samples: list[Sample] = field(default_factory=list)
+
+    def values(self, name: str) -> dict[str, float]:
+        """``{gpu label: value}`` for one metric."""
+        return {s.labels.get("gpu", ""): s.value for s in self.samples if s.name == name}
+
+    def one(self, name: str, **labels: str) -> float:
+        found = [
+            s.value
+            for s in self.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        ]
+        assert len(found) == 1, f"{name}{labels}: {found}"
+        return found[0]
+
+
+_SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse(text: str) -> Exposition:
+    """A strict little reader of the text format (it keeps names exactly as written)."""
+    out = Exposition(text)
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            name, _, help_text = line[7:].partition(" ")
+            out.helps[name] = help_text
+        elif line.startswith("# TYPE "):
+            name, _, kind = line[7:].partition(" ")
+            out.types[name] = kind
+        elif line:
+            match = _SAMPLE.match(line)
+            assert match, f"not a sample line: {line!r}"
+            labels = dict(_LABEL.findall(match.group(2) or ""))
+            out.samples.append(Sample(match.group(1), labels, float(match.group(3))))
+    return out
+
+
+def demo_gpus() -> list[GpuInfo]:
+    """The two GPUs of the shipped demo recording's first frame (an H100 trace)."""
+    return list(recording.load(default_recording()).frames[0].gpus)
+
+
+def full_gpu(index: int = 0, **extra: object) -> GpuInfo:
+    """A GPU with every field gpulens knows set (the demo lacks energy, fan, ECC...)."""
+    values: dict[str, object] = {
+        "id": index,
+        "name": "NVIDIA H200",
+        "uuid": f"GPU-0000000{index}-aaaa-bbbb-cccc-dddddddddddd",
+        "pciBusId": f"00000000:00:0{6 + index}.0",
+        "driverVersion": "580.159.04",
+        "utilization": 57,
+        "memoryUtilization": 31,
+        "memoryUsed": 9194,
+        "memoryTotal": 143771,
+        "memoryFree": 134000,
+        "memoryReserved": 577,
+        "temperature": 58,
+        "temperatureSlowdown": 87,
+        "powerUsage": 502.25,
+        "powerLimit": 700.0,
+        "fanSpeed": 41,
+        "encoderUtilization": 3,
+        "decoderUtilization": 4,
+        "smClock": 1890,
+        "memoryClock": 3201,
+        "pstate": 0,
+        "eccErrorsUncorrected": 2,
+        "energyConsumed": 1234.567,
+    }
+    values.update(extra)
+    return GpuInfo.model_validate(values)
+
+
+@dataclass
+class Running:
+    client: TestClient
+    provider: CountingProvider
+
+    def scrape(self) -> Exposition:
+        response = self.client.get("/metrics")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        return parse(response.text)
+
+
+def settings(**kw: object) -> Settings:
+    base: dict[str, object] = {
+        "metrics_hostname": HOSTNAME,
+        "poll_interval_ms": 60_000,
+        "allowed_hosts": [TEST_HOST],
+    }
+    base.update(kw)
+    return Settings(_env_file=None, **base)  # type: ignore[call-arg, arg-type]
+
+
+@pytest.fixture
+def serve() -> Iterator[object]:
+    """``serve(gpus)``: a started app (lifespan run) whose provider returns ``gpus``."""
+    stack: list[TestClient] = []
+
+    def start(gpus: list[GpuInfo], **kw: object) -> Running:
+        provider = CountingProvider(gpus)
+        app = create_app(settings(**kw), selection=Selection(provider), system=StillSystem())  # type: ignore[arg-type]
+        client = TestClient(app)
+        client.__enter__()
+        stack.append(client)
+        # The lifespan reads once, then the loop reads once at once and sleeps a minute:
+        # wait for that second read so that nothing else reads while the test looks.
+        deadline = time.monotonic() + 10
+        while app.state.sampler.ticks < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert app.state.sampler.ticks == 2
+        return Running(client, provider)
+
+    yield start
+    for client in stack:
+        client.__exit__(None, None, None)
+
+
+# -- dcgm-exporter compatibility -------------------------------------------------
+
+
+def default_counters() -> dict[str, tuple[str, str]]:
+    """default-counters.csv (commented-out fields included): name -> (type, help)."""
+    table: dict[str, tuple[str, str]] = {}
+    for line in (DCGM / "default-counters.csv").read_text().splitlines():
+        row = line.lstrip("# ").strip()
+        if not row.startswith("DCGM_FI_"):
+            continue
+        name, kind, help_text = (part.strip() for part in next(csv.reader([row]))[:3])
+        table[name] = (kind, help_text)
+    return table
+
+
+def test_types_and_help_texts_are_dcgm_exporters() -> None:
+    counters = default_counters()
+    checked = 0
+    for spec in DCGM_FIELDS:
+        if spec.name in counters:
+            assert (spec.type, spec.help) == counters[spec.name], spec.name
+            checked += 1
+    assert checked == 13
+    # Real DCGM fields that dcgm-exporter exports when listed in its counters file.
+    assert {spec.name for spec in DCGM_FIELDS} - set(counters) == {
+        "DCGM_FI_DEV_FB_TOTAL",
+        "DCGM_FI_DEV_SLOWDOWN_TEMP",
+        "DCGM_FI_DEV_POWER_MGMT_LIMIT",
+        "DCGM_FI_DEV_FAN_SPEED",
+        "DCGM_FI_DEV_PSTATE",
+    }
+
+
+def test_each_metric_for_both_demo_gpus(serve) -> None:  # type: ignore[no-untyped-def]
+    gpus = demo_gpus()
+    out = serve(gpus).scrape()
+    assert len(gpus) == 2
+
+    # Units: %, MiB, C, W, MHz, as dcgm-exporter; the demo's first frame, read off an H100.
+    expected = {
+        "DCGM_FI_DEV_GPU_UTIL": {"0": 0, "1": 48},
+        "DCGM_FI_DEV_MEM_COPY_UTIL": {"0": 0, "1": 14},
+        "DCGM_FI_DEV_ENC_UTIL": {"0": 0, "1": 0},
+        "DCGM_FI_DEV_DEC_UTIL": {"0": 0, "1": 0},
+        "DCGM_FI_DEV_FB_USED": {"0": 480, "1": 28384},
+        "DCGM_FI_DEV_FB_FREE": {"0": 81079, "1": 53175},
+        "DCGM_FI_DEV_FB_TOTAL": {"0": 81559, "1": 81559},
+        "DCGM_FI_DEV_GPU_TEMP": {"0": 40, "1": 55},
+        "DCGM_FI_DEV_POWER_USAGE": {"0": 74.5, "1": 503.19},
+        "DCGM_FI_DEV_POWER_MGMT_LIMIT": {"0": 700.0, "1": 700.0},
+        "DCGM_FI_DEV_SM_CLOCK": {"0": 345, "1": 1920},
+        "DCGM_FI_DEV_MEM_CLOCK": {"0": 2619, "1": 2619},
+        "DCGM_FI_DEV_PSTATE": {"0": 0, "1": 0},
+    }
+    for name, values in expected.items():
+        assert out.values(name) == values, name
+        assert out.types[name] == "gauge", name
+
+    for gpu in gpus:
+        samples = [
+            s for s in out.samples if s.name.startswith("DCGM_") and s.labels["gpu"] == str(gpu.id)
+        ]
+        assert len(samples) == len(expected)
+        for sample in samples:
+            assert sample.labels == {
+                "gpu": str(gpu.id),
+                "UUID": gpu.uuid,
+                "pci_bus_id": gpu.pci_bus_id,
+                "device": f"nvidia{gpu.id}",
+                "modelName": "NVIDIA H100 80GB HBM3",
+                "Hostname": HOSTNAME,
+                "DCGM_FI_DRIVER_VERSION": "580.159.04",
+            }
+    assert {s.labels["UUID"] for s in out.samples if s.name == "DCGM_FI_DEV_GPU_UTIL"} == {
+        "GPU-14beeae4-c99f-cf9b-c3b0-1e4e8d6b8c46",
+        "GPU-8bdc187f-8a0f-5d33-899a-e5e718bf488d",
+    }
+
+
+def test_null_values_have_no_sample_line(serve) -> None:  # type: ignore[no-untyped-def]
+    # The demo has no energy counter, fan, ECC count, reserved memory or slowdown temperature.
+    out = serve(demo_gpus()).scrape()
+    for name in (
+        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+        "DCGM_FI_DEV_FAN_SPEED",
+        "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL",
+        "DCGM_FI_DEV_FB_RESERVED",
+        "DCGM_FI_DEV_SLOWDOWN_TEMP",
+    ):
+        assert name not in out.text, name  # not even an empty family
+
+    partial = full_gpu(0, utilization=None, temperature=None, powerUsage=None)
+    out = serve([partial, full_gpu(1)]).scrape()
+    for name in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE"):
+        assert set(out.values(name)) == {"1"}, name  # absent for GPU 0, never 0
+    assert out.values("DCGM_FI_DEV_SM_CLOCK") == {"0": 1890, "1": 1890}
+
+
+def test_every_field_with_its_unit(serve) -> None:  # type: ignore[no-untyped-def]
+    out = serve([full_gpu(0)]).scrape()
+    expected = {
+        "DCGM_FI_DEV_GPU_UTIL": 57,
+        "DCGM_FI_DEV_MEM_COPY_UTIL": 31,
+        "DCGM_FI_DEV_ENC_UTIL": 3,
+        "DCGM_FI_DEV_DEC_UTIL": 4,
+        "DCGM_FI_DEV_FB_USED": 9194,
+        "DCGM_FI_DEV_FB_FREE": 134000,
+        "DCGM_FI_DEV_FB_RESERVED": 577,
+        "DCGM_FI_DEV_FB_TOTAL": 143771,
+        "DCGM_FI_DEV_GPU_TEMP": 58,
+        "DCGM_FI_DEV_SLOWDOWN_TEMP": 87,
+        "DCGM_FI_DEV_POWER_USAGE": 502.25,
+        "DCGM_FI_DEV_POWER_MGMT_LIMIT": 700.0,
+        "DCGM_FI_DEV_FAN_SPEED": 41,
+        "DCGM_FI_DEV_SM_CLOCK": 1890,
+        "DCGM_FI_DEV_MEM_CLOCK": 3201,
+        "DCGM_FI_DEV_PSTATE": 0,
+        "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": 2,
+        "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": 1234567,  # J x 1000 = mJ
+    }
+    assert {s.name for s in out.samples if s.name.startswith("DCGM_")} == set(expected)
+    for name, value in expected.items():
+        assert out.one(name, gpu="0") == value, name
+
+
+def test_counters_keep_dcgm_exporter_names(serve) -> None:  # type: ignore[no-untyped-def]
+    out = serve([full_gpu(0)]).scrape()
+    for name in ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL"):
+        assert out.types[name] == "counter"
+        assert f"{name}_total" not in out.text
+        assert out.helps[name] == default_counters()[name][1]
+    assert out.types["gpulens_websocket_frames_dropped_total"] == "counter"
+
+
+def test_failed_gpu_has_no_readings(serve) -> None:  # type: ignore[no-untyped-def]
+    broken = GpuInfo(
+        id=1, name="NVIDIA H200", uuid="GPU-broken", pci_bus_id="00000000:00:07.0",
+        memory_total=143771, power_limit=700.0, status="failed", error="GPU is lost",
+    )  # fmt: skip
+    out = serve([full_gpu(0), broken]).scrape()
+    dcgm = [s for s in out.samples if s.name.startswith("DCGM_")]
+    assert dcgm
+    assert all(s.labels["gpu"] == "0" for s in dcgm)  # not even memory total or power limit
+    assert out.one("gpulens_gpu_up", gpu="0") == 1
+    assert out.one("gpulens_gpu_up", gpu="1", UUID="GPU-broken") == 0
+    assert out.one("gpulens_gpus") == 2
+    assert out.one("gpulens_provider_up", provider="nvml") == 0  # degraded
+    assert out.one("gpulens_provider_info", provider="nvml", state="degraded") == 1
+
+
+def test_unknown_identity_is_an_empty_label(serve) -> None:  # type: ignore[no-untyped-def]
+    anonymous = GpuInfo(id=0, name="NVIDIA H200", utilization=12)
+    response = serve([anonymous]).client.get("/metrics")
+    line = next(x for x in response.text.splitlines() if x.startswith("DCGM_FI_DEV_GPU_UTIL{"))
+    for label in ("UUID", "pci_bus_id", "DCGM_FI_DRIVER_VERSION"):
+        assert f'{label}=""' in line
+    assert parse(response.text).one("DCGM_FI_DEV_GPU_UTIL", gpu="0", device="nvidia0") == 12
+
+
+def test_hostname_defaults_to_this_host(serve) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    out = serve([full_gpu(0)], metrics_hostname=None).scrape()
+    assert out.samples[0].labels["Hostname"] == socket.gethostname()
+    assert all("hostname" not in s.labels for s in out.samples)  # one host label only
+
+
+# -- gpulens' own metrics --------------------------------------------------------
+
+
+def test_own_metrics(serve) -> None:  # type: ignore[no-untyped-def]
+    running = serve(demo_gpus())
+    hub = running.client.app.state.hub  # type: ignore[attr-defined]
+    hub.stats.frames_dropped = 7
+    hub.stats.clients_closed_slow = 2
+    out = running.scrape()
+    assert out.one("gpulens_provider_up", provider="nvml") == 1
+    assert out.one("gpulens_provider_info", provider="nvml", state="ok") == 1
+    assert out.one("gpulens_gpus") == 2
+    assert out.one("gpulens_websocket_clients") == 0
+    assert out.one("gpulens_websocket_frames_dropped_total") == 7
+    assert out.one("gpulens_websocket_clients_closed_slow_total") == 2
+    assert out.types["gpulens_sample_duration_seconds"] == "histogram"
+    assert out.one("gpulens_sample_duration_seconds_count") == 2  # both reads, via observers
+    assert out.one("gpulens_sample_duration_seconds_bucket", le="+Inf") == 2
+    assert out.one("gpulens_sample_duration_seconds_sum") > 0
+    assert out.one("gpulens_last_sample_timestamp_seconds") > 1.7e9
+    assert out.one("gpulens_build_info") == 1
+
+
+def test_websocket_clients_gauge() -> None:
+    provider = CountingProvider(demo_gpus())
+    app = create_app(
+        settings(poll_interval_ms=250), selection=Selection(provider), system=StillSystem()
+    )  # type: ignore[arg-type]
+    with TestClient(app) as client, client.websocket_connect("/ws/gpu") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        assert parse(client.get("/metrics").text).one("gpulens_websocket_clients") == 1
+
+
+def test_no_process_details_in_labels(serve) -> None:  # type: ignore[no-untyped-def]
+    out = serve(demo_gpus()).scrape()
+    for sample in out.samples:
+        assert not {"pid", "command", "process", "user"} & set(sample.labels)
+    assert "python3" not in out.text
+
+
+def test_a_scrape_never_reads_the_gpus(serve) -> None:  # type: ignore[no-untyped-def]
+    running = serve(demo_gpus())
+    reads = running.provider.calls
+    for _ in range(5):
+        running.scrape()
+    assert running.provider.calls == reads == 2
+
+
+def test_each_app_has_its_own_registry(serve) -> None:  # type: ignore[no-untyped-def]
+    first, second = serve([full_gpu(0)]), serve([full_gpu(0, utilization=9)])
+    assert first.scrape().one("DCGM_FI_DEV_GPU_UTIL") == 57
+    assert second.scrape().one("DCGM_FI_DEV_GPU_UTIL") == 9
+    assert first.scrape().one("gpulens_sample_duration_seconds_count") == 2
+
+
+def test_disabled_is_404_even_with_the_dashboard(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "index.html").write_text("<!doctype html><title>gpulens</title>")
+    running = serve(demo_gpus(), metrics_enabled=False, static_dir=tmp_path)
+    response = running.client.get("/metrics")
+    assert response.status_code == 404
+    assert "gpulens" not in response.text  # not the SPA fallback
+
+
+def test_metrics_go_through_the_host_check_and_headers(serve) -> None:  # type: ignore[no-untyped-def]
+    running = serve(demo_gpus())
+    ok = running.client.get("/metrics")
+    assert ok.headers["x-content-type-options"] == "nosniff"
+    assert running.client.get("/metrics", headers={"host": "evil.example"}).status_code == 403
+
+
+def test_served_with_the_dashboard_mounted(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "index.html").write_text("<!doctype html><title>gpulens</title>")
+    out = serve(demo_gpus(), static_dir=tmp_path).scrape()  # not shadowed by the mount at /
+    assert out.values("DCGM_FI_DEV_GPU_UTIL") == {"0": 0, "1": 48}
+
+
+# -- promtool ------------------------------------------------------------------
+
+# What promtool's linter says about dcgm-exporter's own naming, which gpulens keeps on
+# purpose (dashboards and rules query these exact names): the ``modelName`` label is
+# camelCase, and dcgm-exporter's counters have no ``_total`` suffix.
+DCGM_LINT = (
+    re.compile(r"^DCGM_FI_\w+ label names should be written in 'snake_case' not 'camelCase'$"),
+    re.compile(
+        r"^(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION|DCGM_FI_DEV_ECC_DBE_VOL_TOTAL) "
+        r'counter metrics should have "_total" suffix$'
+    ),
+)
+
+
+def promtool(text: str) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("promtool")
+    if binary is None:
+        pytest.skip("promtool is not installed (scripts/system-packages.sh promtool)")
+    return subprocess.run(
+        [binary, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30
+    )
+
+
+def family(line: str) -> str:
+    """The metric a line of the text format belongs to."""
+    if line.startswith("# "):
+        return line.split(" ")[2]
+    return re.split(r"[{ ]", line, maxsplit=1)[0]
+
+
+def test_promtool_check_metrics(serve) -> None:  # type: ignore[no-untyped-def]
+    broken = GpuInfo(id=2, name="NVIDIA H200", status="failed", error="lost")
+    running = serve([*demo_gpus(), full_gpu(3), broken])
+    text = running.client.get("/metrics").text
+    result = promtool(text)
+    problems = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    # Exit status 3 is "lint problems", 1 a file it could not parse.
+    assert result.returncode in (0, 3), problems
+    unexpected = [p for p in problems if not any(rule.match(p) for rule in DCGM_LINT)]
+    assert unexpected == []
+    assert problems, "expected promtool to flag dcgm-exporter's camelCase modelName label"
+
+    own = "".join(line + "\n" for line in text.splitlines() if not family(line).startswith("DCGM_"))
+    assert "gpulens_gpus" in own
+    clean = promtool(own)
+    assert clean.returncode == 0, clean.stdout + clean.stderr  # gpulens' own metrics lint clean
+
+
+def test_labels_constant_matches_dcgm_exporter() -> None:
+    assert set(GPU_LABELS) == LABELS
+    readme = (DCGM / "README.md").read_text()
+    for label in ("gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname"):
+        assert f"`{label}" in readme or f"{label}=" in readme, label
