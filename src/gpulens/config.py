@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     disk_path: str = Field("/", description="File system whose use is reported as disk.")
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
     metrics_hostname: str | None = Field(
-        None, description="Value of the hostname label on /metrics (default: this host's name)."
+        None, description="Value of the Hostname label on /metrics (default: this host's name)."
     )
 
     @field_validator("allowed_origins", "allowed_hosts", mode="before")

@@ -87,7 +87,8 @@ class RecordedNvml:
         cached = self._converted.get(id(entry))
         if cached is not None and cached[0] is entry:  # the entry is kept alive: its id is stable
             return cached[1]
-        value = _struct(entry["value"] if isinstance(entry, Mapping) and "value" in entry else entry)
+        raw = entry["value"] if isinstance(entry, Mapping) and "value" in entry else entry
+        value = _struct(raw)
         self._converted[id(entry)] = (entry, value)
         return value
 
