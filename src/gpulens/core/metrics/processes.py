@@ -16,14 +16,17 @@ from typing import Protocol
 import psutil
 
 MAX_NAME_LENGTH = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def sanitize_name(raw: str | None, limit: int = MAX_NAME_LENGTH) -> str | None:
     """Basename, control and bidi characters stripped, capped; ``None`` when nothing is left."""
     if raw is None:
         return None
-    text = raw[: limit * 16]  # bound the work on hostile input before any regex
+    text = raw
+    if len(text) > limit * 16 and "/" in text:
+        text = text.rstrip("/").rsplit("/", 1)[-1]  # a long path: keep its last part
+    text = text[: limit * 16]  # bound the work on hostile input before any regex
     text = _CONTROL.sub("", text).strip()
     if "/" in text:
         text = text.rstrip("/").rsplit("/", 1)[-1]

@@ -44,11 +44,11 @@ class Recording:
 
     @property
     def duration(self) -> float:
-        """Loop length: last frame time plus one interval."""
+        """Loop length: first to last frame plus one interval."""
         if not self.frames:
             return 0.0
         interval = float(self.header.get("interval") or 0) or _median_step(self.frames)
-        return self.frames[-1].t + interval
+        return self.frames[-1].t - self.frames[0].t + interval
 
 
 def _median_step(frames: tuple[Frame, ...]) -> float:
@@ -77,6 +77,13 @@ def load(path: str | Path) -> Recording:
         raise RecordingError(f"{path}:1: not JSON ({exc.msg})") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise RecordingError(f"{path}:1: not a {FORMAT} file")
+    interval = header.get("interval")
+    if interval is not None and (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not 0 <= interval < float("inf")
+    ):
+        raise RecordingError(f"{path}:1: interval must be a number of seconds")
     frames: list[Frame] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():

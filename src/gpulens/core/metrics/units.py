@@ -19,10 +19,10 @@ CLOCK_EVENT_REASONS: tuple[tuple[int, str], ...] = (
 
 
 def bytes_to_mib(value: int | None) -> int | None:
-    """Bytes → MiB, rounded to the nearest MiB (as nvidia-smi prints them)."""
+    """Bytes → MiB, rounded up to a whole MiB (as nvidia-smi prints them)."""
     if value is None:
         return None
-    return int(round(value / MIB))
+    return -(-int(value) // MIB)
 
 
 def cuda_version(value: int | None) -> str | None:

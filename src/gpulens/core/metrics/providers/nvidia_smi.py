@@ -7,6 +7,7 @@ only module that runs ``nvidia-smi``.
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 from collections.abc import Sequence
@@ -82,7 +83,10 @@ def _number(value: str | None) -> float | None:
     if value is None:
         return None
     match = _NUMBER.match(value)
-    return float(match.group(1)) if match else None
+    if match is None:
+        return None
+    number = float(match.group(1))
+    return number if math.isfinite(number) else None  # 400 digits overflow to inf
 
 
 def _int(value: str | None) -> int | None:
@@ -91,7 +95,7 @@ def _int(value: str | None) -> int | None:
 
 
 def _pstate(value: str | None) -> int | None:
-    if value and value.upper().startswith("P") and value[1:].isdigit():
+    if value and value.upper().startswith("P") and value[1:].isdecimal():
         state = int(value[1:])
         return state if state <= 15 else None
     return None

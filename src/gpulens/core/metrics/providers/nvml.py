@@ -141,16 +141,41 @@ class NvmlProvider:
         known = {d.uuid: d for d in self._devices if d.uuid}
         devices: list[_Device] = []
         for index in range(count):
+            uuid: str | None = None
             try:
                 handle = self._call(nv.nvmlDeviceGetHandleByIndex, index)
                 uuid = _text(self._call(nv.nvmlDeviceGetUUID, handle))
+                cached = known.get(uuid) if uuid else None
+                if cached is not None:
+                    cached.index, cached.handle, cached.error = index, handle, None
+                    devices.append(cached)
+                    continue
+                pci = self._call(nv.nvmlDeviceGetPciInfo, handle)
+                devices.append(
+                    _Device(
+                        index=index,
+                        handle=handle,
+                        uuid=uuid,
+                        name=_text(self._call(nv.nvmlDeviceGetName, handle)) or f"GPU {index}",
+                        pci_bus_id=_text(getattr(pci, "busId", None)) if pci is not None else None,
+                        slowdown=_int(
+                            self._call(
+                                nv.nvmlDeviceGetTemperatureThreshold, handle, _THRESHOLD_SLOWDOWN
+                            )
+                        ),
+                        num_fans=self._call(nv.nvmlDeviceGetNumFans, handle),
+                    )
+                )
             except _GpuFailed as exc:
-                previous = next((d for d in self._devices if d.index == index), None)
+                # Any static read can find the GPU lost: mark this one failed, keep the others.
+                previous = (known.get(uuid) if uuid else None) or next(
+                    (d for d in self._devices if d.index == index), None
+                )
                 devices.append(
                     _Device(
                         index=index,
                         handle=None,
-                        uuid=previous.uuid if previous else None,
+                        uuid=uuid or (previous.uuid if previous else None),
                         name=previous.name if previous else f"GPU {index}",
                         pci_bus_id=previous.pci_bus_id if previous else None,
                         slowdown=None,
@@ -158,28 +183,6 @@ class NvmlProvider:
                         error=str(exc),
                     )
                 )
-                continue
-            cached = known.get(uuid) if uuid else None
-            if cached is not None:
-                cached.index, cached.handle, cached.error = index, handle, None
-                devices.append(cached)
-                continue
-            pci = self._call(nv.nvmlDeviceGetPciInfo, handle)
-            devices.append(
-                _Device(
-                    index=index,
-                    handle=handle,
-                    uuid=uuid,
-                    name=_text(self._call(nv.nvmlDeviceGetName, handle)) or f"GPU {index}",
-                    pci_bus_id=_text(getattr(pci, "busId", None)) if pci is not None else None,
-                    slowdown=_int(
-                        self._call(
-                            nv.nvmlDeviceGetTemperatureThreshold, handle, _THRESHOLD_SLOWDOWN
-                        )
-                    ),
-                    num_fans=self._call(nv.nvmlDeviceGetNumFans, handle),
-                )
-            )
         self._devices = devices
         self._rescan_at = self._clock() + RESCAN_INTERVAL_S
 

@@ -19,6 +19,7 @@ and GPUs are matched by their order. With no GPU it prints
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 from typing import Any
@@ -50,13 +51,14 @@ def load_snapshot(text: str) -> list[dict[str, Any]]:
     if not body.startswith("["):
         line = body.splitlines()[0][:200] if body else "empty output"
         raise NvtopError(f"nvtop: {line}")
+    # ValueError: JSONDecodeError and over-long integers; RecursionError: absurd nesting.
     try:
         data = json.loads(body)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         try:
             data = json.loads(_repair(body))
-        except json.JSONDecodeError as exc:
-            raise NvtopError(f"nvtop: output is not valid JSON ({exc.msg} at {exc.pos})") from exc
+        except (ValueError, RecursionError) as exc:
+            raise NvtopError(f"nvtop: output is not valid JSON ({exc})") from exc
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
         raise NvtopError("nvtop: expected a JSON list of GPU objects")
     return data
@@ -66,14 +68,18 @@ def _quantity(value: Any) -> tuple[float, str] | None:
     """``"58C"`` → (58.0, "C"); ``"57%"`` → (57.0, "%"); ``null``/garbage → None."""
     if isinstance(value, bool) or value is None:
         return None
+    number: float | str
     if isinstance(value, int | float):
-        return float(value), ""
-    if not isinstance(value, str):
+        number, unit = value, ""
+    elif isinstance(value, str) and (match := _VALUE.match(value)) is not None:
+        number, unit = match.group(1), match.group(2)
+    else:
         return None
-    match = _VALUE.match(value)
-    if match is None:
+    try:
+        parsed = float(number)
+    except OverflowError:  # an integer too large for a float
         return None
-    return float(match.group(1)), match.group(2)
+    return (parsed, unit) if math.isfinite(parsed) else None
 
 
 def _with_unit(value: Any, *units: str) -> float | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,16 +16,28 @@ Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]
 
 
 def run_process(argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run a tool with a hard timeout; the child is killed when it expires."""
-    return subprocess.run(
+    """Run a tool with a hard timeout; when it expires the child and its own children are killed.
+
+    The tool runs in a session of its own so that a wrapper script's children (which
+    ``subprocess.run`` would leave running) go with it.
+    """
+    with subprocess.Popen(
         list(argv),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
         errors="replace",
         env={"LC_ALL": "C", "PATH": "/usr/bin:/bin", "TERM": "dumb"},
-    )
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException:  # the timeout, or an interrupt: leave nothing running
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def find_binary(configured: str | None, default_name: str) -> str:

@@ -1,0 +1,123 @@
+"""Choosing a provider by name; ``auto`` tries NVML, nvidia-smi, nvtop and never replays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gpulens.config import Settings
+from gpulens.core.metrics.providers import AUTO_ORDER, REGISTRY, Factory, select
+from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
+from gpulens.core.metrics.schema import GpuInfo
+
+
+class Dummy:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def sample(self) -> list[GpuInfo]:
+        return []
+
+    def close(self) -> None:
+        return None
+
+
+def _registry(tried: list[str], failures: dict[str, Exception]) -> dict[str, Factory]:
+    def factory(name: str) -> Factory:
+        def make(settings: Settings) -> Dummy:
+            tried.append(name)
+            if name in failures:
+                raise failures[name]
+            return Dummy(name)
+
+        return make
+
+    return {name: factory(name) for name in ("nvml", "nvidia-smi", "nvtop", "replay")}
+
+
+@pytest.fixture
+def settings(clean_env: Path) -> Settings:
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_auto_order_is_nvml_then_nvidia_smi_then_nvtop() -> None:
+    assert AUTO_ORDER == ("nvml", "nvidia-smi", "nvtop")
+    assert set(REGISTRY) == {"nvml", "nvidia-smi", "nvtop", "replay"}
+
+
+def test_auto_picks_the_first_that_works(settings: Settings) -> None:
+    tried: list[str] = []
+    chosen = select(settings, "auto", _registry(tried, {}))
+    assert chosen.provider is not None
+    assert chosen.provider.name == "nvml"
+    assert chosen.unavailable == {}
+    assert tried == ["nvml"]
+
+
+def test_auto_keeps_the_reason_of_each_skipped_source(settings: Settings) -> None:
+    tried: list[str] = []
+    failures: dict[str, Exception] = {
+        "nvml": ProviderUnavailable("NVML Shared Library Not Found"),
+        "nvidia-smi": RuntimeError("boom"),
+    }
+    chosen = select(settings, "auto", _registry(tried, failures))
+    assert chosen.provider is not None
+    assert chosen.provider.name == "nvtop"
+    assert tried == ["nvml", "nvidia-smi", "nvtop"]
+    assert chosen.unavailable == {
+        "nvml": "NVML Shared Library Not Found",
+        "nvidia-smi": "nvidia-smi: RuntimeError: boom",  # an unexpected error is a reason too
+    }
+
+
+def test_auto_never_falls_back_to_replay(settings: Settings) -> None:
+    tried: list[str] = []
+    failures: dict[str, Exception] = {
+        name: ProviderError(f"{name} is down") for name in ("nvml", "nvidia-smi", "nvtop")
+    }
+    chosen = select(settings, None, _registry(tried, failures))  # settings say auto
+    assert chosen.provider is None
+    assert "replay" not in tried
+    assert chosen.unavailable == {name: f"{name} is down" for name in AUTO_ORDER}
+
+
+def test_explicit_provider_is_used_without_trying_the_others(settings: Settings) -> None:
+    tried: list[str] = []
+    chosen = select(settings, "replay", _registry(tried, {}))
+    assert chosen.provider is not None
+    assert chosen.provider.name == "replay"
+    assert tried == ["replay"]
+
+
+def test_explicit_provider_that_cannot_run_raises(settings: Settings) -> None:
+    tried: list[str] = []
+    failures: dict[str, Exception] = {"nvidia-smi": ProviderUnavailable("nvidia-smi: gone")}
+    with pytest.raises(ProviderUnavailable, match="nvidia-smi: gone"):
+        select(settings, "nvidia-smi", _registry(tried, failures))
+    assert tried == ["nvidia-smi"]
+    with pytest.raises(ProviderUnavailable, match="unknown provider"):
+        select(settings, "dcgm", _registry(tried, failures))
+
+
+@pytest.mark.usefixtures("nvml_absent")
+def test_real_registry_on_a_machine_without_gpu(settings: Settings) -> None:
+    chosen = select(settings)
+    assert chosen.provider is None
+    assert list(chosen.unavailable) == list(AUTO_ORDER)
+    assert "NVML" in chosen.unavailable["nvml"]
+    assert "does not exist" in chosen.unavailable["nvidia-smi"]
+    assert "does not exist" in chosen.unavailable["nvtop"]
+
+
+@pytest.mark.usefixtures("nvml_absent")
+def test_real_registry_explicit_nvml_raises(settings: Settings) -> None:
+    with pytest.raises(ProviderUnavailable, match="NVML"):
+        select(settings, "nvml")
+
+
+def test_real_registry_replay_plays_the_demo(settings: Settings) -> None:
+    chosen = select(settings, "replay")
+    assert chosen.provider is not None
+    assert chosen.provider.name == "replay"
+    assert len(chosen.provider.sample()) == 2
