@@ -17,6 +17,7 @@ failed GPU has no readings at all, only ``gpulens_gpu_up 0``.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from bisect import bisect_left
@@ -247,6 +248,15 @@ class GpulensCollector(Collector):
             "gpulens_websocket_clients_closed_slow",
             "Clients closed because they fell too far behind.",
             stats.clients_closed_slow,
+        )
+        try:  # a scrape runs on the event loop; outside it (tests) there is nothing to count
+            tasks = len(asyncio.all_tasks())
+        except RuntimeError:
+            return
+        yield GaugeMetricFamily(
+            "gpulens_event_loop_tasks",
+            "asyncio tasks alive in the server (about three per client).",
+            tasks,
         )
 
 
