@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gpulens import __version__
-from gpulens.config import ConfigError, Settings, load_settings
+from gpulens.config import MIN_POLL_INTERVAL_MS, ConfigError, Settings, load_settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,7 +94,14 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.seconds <= 0:
         print("gpulens: --seconds must be more than 0", file=sys.stderr)
         return 2
-    interval = (args.interval_ms or settings.poll_interval_ms) / 1000
+    interval_ms = args.interval_ms if args.interval_ms is not None else settings.poll_interval_ms
+    if not MIN_POLL_INTERVAL_MS <= interval_ms <= 60_000:
+        print(
+            f"gpulens: --interval-ms must be {MIN_POLL_INTERVAL_MS}-60000, not {interval_ms}",
+            file=sys.stderr,
+        )
+        return 2
+    interval = interval_ms / 1000
     try:
         selection = select(settings)
     except ProviderError as exc:

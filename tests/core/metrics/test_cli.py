@@ -111,6 +111,20 @@ def test_record_writes_a_file_replay_plays(
     assert len({g.uuid for g in gpus}) == 2
 
 
+@pytest.mark.parametrize("interval", ["-5", "0", "100", "60001"])
+def test_record_refuses_an_interval_out_of_range(
+    capsys: pytest.CaptureFixture[str], clean_env: Path, interval: str
+) -> None:
+    out = clean_env / "r.jsonl"
+    code, _, err = _run(
+        capsys, "record", "--seconds", "1", "--out", str(out), "--provider", "replay",
+        "--interval-ms", interval,
+    )  # fmt: skip
+    assert code == 2
+    assert f"--interval-ms must be 250-60000, not {interval}" in err
+    assert not out.exists()
+
+
 @pytest.mark.usefixtures("nvml_absent")
 def test_record_without_a_source_fails(capsys: pytest.CaptureFixture[str], clean_env: Path) -> None:
     code, _, err = _run(capsys, "record", "--seconds", "1", "--out", str(clean_env / "x.jsonl"))

@@ -10,7 +10,12 @@ import pynvml
 import pytest
 
 from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
-from gpulens.core.metrics.providers.nvml import BACKOFF_INITIAL_S, RESCAN_INTERVAL_S, NvmlProvider
+from gpulens.core.metrics.providers.nvml import (
+    BACKOFF_INITIAL_S,
+    RESCAN_INTERVAL_S,
+    SLOW_FIELDS_INTERVAL_S,
+    NvmlProvider,
+)
 from gpulens.core.metrics.providers.nvml_recorded import RecordedNvml
 from gpulens.core.metrics.units import MIB
 
@@ -351,3 +356,27 @@ def test_close_shuts_nvml_down(make_nvml: MakeNvml) -> None:
     assert nv.initialised
     provider.close()
     assert not nv.initialised
+
+
+def test_a_gpu_swapped_for_another_is_noticed_by_uuid(make_nvml: MakeNvml) -> None:
+    nv = make_nvml("loaded", gpus=2)
+    clock = FakeClock()
+    provider = _provider(nv, clock=clock)
+    before = [g.uuid for g in provider.sample()]
+    nv.devices[1]["nvmlDeviceGetUUID"] = {"value": "GPU-swapped-in"}
+    assert [g.uuid for g in provider.sample()] == before  # same count: not re-enumerated yet
+    clock.advance(RESCAN_INTERVAL_S)
+    assert [g.uuid for g in provider.sample()] == [before[0], "GPU-swapped-in"]
+
+
+def test_slow_counters_are_read_once_per_interval(make_nvml: MakeNvml) -> None:
+    nv = make_nvml("loaded")
+    clock = FakeClock()
+    provider = _provider(nv, clock=clock)
+    first = provider.sample()[0]
+    assert first.energy_consumed == 5016.494
+    assert first.ecc_errors_uncorrected == 0
+    nv.devices[0]["nvmlDeviceGetTotalEnergyConsumption"] = {"value": 6_000_000}
+    assert provider.sample()[0].energy_consumed == 5016.494  # held between reads
+    clock.advance(SLOW_FIELDS_INTERVAL_S)
+    assert provider.sample()[0].energy_consumed == 6000.0

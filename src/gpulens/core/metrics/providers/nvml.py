@@ -42,6 +42,7 @@ _ECC_UNCORRECTED = 1
 _ECC_VOLATILE = 0
 
 RESCAN_INTERVAL_S = 5.0
+SLOW_FIELDS_INTERVAL_S = 5.0
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 30.0
 
@@ -75,6 +76,9 @@ class _Device:
     error: str | None = None
     last_process_ts: int = 0
     pids_seen: set[int] = field(default_factory=set)
+    slow_at: float = float("-inf")  # when the slow-moving counters were last read
+    ecc: int | None = None
+    energy_mj: int | None = None
 
 
 class NvmlProvider:
@@ -217,8 +221,9 @@ class NvmlProvider:
             self._backoff = BACKOFF_INITIAL_S
         try:
             count = self._call(self._nvml.nvmlDeviceGetCount)
-            needs_rescan = any(d.error for d in self._devices) and now >= self._rescan_at
-            if count is not None and (count != len(self._devices) or needs_rescan):
+            # Every few seconds the UUIDs are checked again, so a GPU swapped for another
+            # (same count) or one that came back after a failure is noticed.
+            if count is not None and (count != len(self._devices) or now >= self._rescan_at):
                 self._scan()
             return [self._read(device) for device in self._devices]
         except _Lifecycle as exc:
@@ -261,7 +266,12 @@ class NvmlProvider:
         decoder = call(nv.nvmlDeviceGetDecoderUtilization, h)
         power = call(nv.nvmlDeviceGetPowerUsage, h)
         limit = call(nv.nvmlDeviceGetEnforcedPowerLimit, h)
-        energy = call(nv.nvmlDeviceGetTotalEnergyConsumption, h)
+        now = self._clock()
+        if now - device.slow_at >= SLOW_FIELDS_INTERVAL_S:
+            # Counters that move slowly are read every few seconds, not every sample.
+            device.energy_mj = call(nv.nvmlDeviceGetTotalEnergyConsumption, h)
+            device.ecc = call(nv.nvmlDeviceGetTotalEccErrors, h, _ECC_UNCORRECTED, _ECC_VOLATILE)
+            device.slow_at = now
         device.error = None
         return GpuInfo(
             id=device.index,
@@ -289,10 +299,10 @@ class NvmlProvider:
             clock_event_reasons=clock_event_reasons(
                 call(nv.nvmlDeviceGetCurrentClocksEventReasons, h)
             ),
-            ecc_errors_uncorrected=call(
-                nv.nvmlDeviceGetTotalEccErrors, h, _ECC_UNCORRECTED, _ECC_VOLATILE
-            ),
-            energy_consumed=round(energy / 1000, 3) if energy is not None else None,
+            ecc_errors_uncorrected=device.ecc,
+            energy_consumed=round(device.energy_mj / 1000, 3)
+            if device.energy_mj is not None
+            else None,
             processes=self._processes(device),
         )
 
