@@ -46,7 +46,7 @@ async def churn(port: int, stop: float, counts: list[int]) -> None:
                     counts[0] += 1
                 if random.random() < 0.5:
                     ws.transport.abort()  # vanish without a close handshake
-        except Exception:  # noqa: BLE001 - a refused or dropped connection is part of the soak
+        except Exception:
             counts[1] += 1
             await asyncio.sleep(0.5)
 
@@ -96,9 +96,15 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        print(f"# soak: {args.clients} clients churning for {args.minutes:g} min, {os.cpu_count()} CPUs")
-        print(f"command: .venv/bin/python bench/soak.py --minutes {args.minutes:g} --clients {args.clients}")
-        print("| t s | RSS MiB | fds | threads | loop tasks | clients | msgs recv | reconnects after errors |")
+        print(
+            f"# soak: {args.clients} clients churning for {args.minutes:g} min, {os.cpu_count()} CPUs"
+        )
+        print(
+            f"command: .venv/bin/python bench/soak.py --minutes {args.minutes:g} --clients {args.clients}"
+        )
+        print(
+            "| t s | RSS MiB | fds | threads | loop tasks | clients | msgs recv | reconnects after errors |"
+        )
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         asyncio.run(soak(port, psutil.Process(server.pid), args.minutes, args.clients))
     finally:
