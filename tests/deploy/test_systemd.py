@@ -50,7 +50,9 @@ def test_sandboxed_but_nvidia_devices_reachable(unit: dict[str, list[str]]) -> N
     assert "PrivateUsers" not in unit  # would turn process owners into nobody
     assert unit["DevicePolicy"] == ["closed"]
     allowed = set(unit["DeviceAllow"])
-    assert {"/dev/nvidiactl rw", "/dev/nvidia-uvm rw", "char-nvidia-frontend rw"} <= allowed
+    # Major 195 is "nvidia" (open kernel modules) or "nvidia-frontend" (proprietary).
+    assert {"char-nvidia rw", "char-nvidia-frontend rw", "char-nvidia-uvm rw"} <= allowed
+    assert {"/dev/nvidiactl rw", "/dev/nvidia-uvm rw"} <= allowed
     for key, value in {
         "ProtectSystem": "strict",
         "ProtectHome": "yes",
