@@ -82,7 +82,7 @@ lint-deploy: venv
 test: lint test-py test-fe test-e2e
 
 test-py: venv
-	scripts/system-packages.sh nginx promtool openssl
+	scripts/system-packages.sh nginx promtool openssl systemd-analyze
 	$(BIN)/pytest -q
 
 test-fe: frontend-deps
@@ -103,6 +103,10 @@ bench: venv build
 .PHONY: soak
 soak: venv
 	$(BIN)/python bench/soak.py --minutes 10 --clients 200
+
+.PHONY: docker
+docker:
+	docker build -f deploy/docker/backend.Dockerfile -t gpulens .
 
 .PHONY: clean
 clean:

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         description="Extra Host header names accepted (besides localhost, 127.0.0.1, ::1 "
         "and HOST); '*' accepts any.",
     )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated, '*' any).",
+    )
     dev_mode: bool = Field(False, description="Also allow the Vite dev server's origin.")
     dev_origin: str = Field("http://localhost:3000", description="The dev server's origin.")
 

@@ -31,7 +31,7 @@ def run(settings: Settings, reload: bool = False) -> int:
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
         "proxy_headers": True,
-        "forwarded_allow_ips": "127.0.0.1",
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
         "server_header": False,
     }
     if reload:
