@@ -1,0 +1,45 @@
+/**
+ * The shapes the UI works with: the generated wire types (protocol.gen.ts)
+ * with every optional field filled in. The server always sends every field,
+ * but the schema marks defaulted ones optional; the parser (guards.ts) turns
+ * a missing field into `null` (or its schema default) so components only
+ * ever deal with `value | null`.
+ */
+import type {
+  ClientConfig,
+  ErrorMessage,
+  GpuChange,
+  GpuInfo,
+  Heartbeat,
+  ProcessInfo,
+  ProviderStatus,
+  SystemInfo,
+  Telemetry,
+} from './protocol.gen';
+
+type Filled<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
+
+export type { ClientConfig };
+export type Process = Filled<ProcessInfo>;
+export type Gpu = Omit<Filled<GpuInfo>, 'processes'> & { processes: Process[] };
+export type System = Filled<SystemInfo>;
+export type Status = Filled<ProviderStatus>;
+export type Sample = Omit<Filled<Telemetry>, 'gpus' | 'system'> & { gpus: Gpu[]; system: System };
+
+export type HelloMsg = { type: 'hello'; config: ClientConfig; status: Status; backfill: Sample[] };
+export type TelemetryMsg = Sample;
+export type GpuChangeMsg = GpuChange;
+export type StatusMsg = { type: 'status'; timestamp: string; status: Status };
+export type HeartbeatMsg = Filled<Heartbeat>;
+export type ErrorMsg = Filled<ErrorMessage>;
+
+export type Message =
+  | HelloMsg
+  | TelemetryMsg
+  | GpuChangeMsg
+  | StatusMsg
+  | HeartbeatMsg
+  | ErrorMsg;
+
+/** Known GPU sources; anything else is shown verbatim. */
+export type SourceName = 'nvml' | 'nvidia-smi' | 'nvtop' | 'replay';

@@ -1,0 +1,296 @@
+/**
+ * Owns the WebSocket: connect, validate, reconnect with jittered backoff,
+ * detect a dead link, and publish snapshots at most every `renderIntervalMs`.
+ * Framework-free; `useGpuStream` adapts it to React.
+ */
+import { parseMessage } from '../api/guards';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
+import { StreamModel, type ModelSnapshot } from './model';
+
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+
+export interface GpuStreamState extends ModelSnapshot {
+  readonly connection: ConnectionState;
+  /** When the last message of any kind (telemetry, heartbeat…) arrived, ms since the epoch. */
+  readonly lastMessageAt: number | null;
+  /** When the last telemetry sample arrived, ms since the epoch. */
+  readonly lastSampleAt: number | null;
+  /** Failed attempts since the link was last live. */
+  readonly failures: number;
+  /** When the next automatic attempt is due, ms since the epoch. */
+  readonly nextRetryAt: number | null;
+  /** Frames that failed validation (protocol drift), and why the last one did. */
+  readonly invalidMessages: number;
+  readonly lastInvalid: string | null;
+}
+
+export type WebSocketLike = Pick<WebSocket, 'close' | 'readyState'> & {
+  onopen: ((ev: Event) => unknown) | null;
+  onmessage: ((ev: MessageEvent) => unknown) | null;
+  onclose: ((ev: CloseEvent) => unknown) | null;
+  onerror: ((ev: Event) => unknown) | null;
+};
+
+export type WebSocketFactory = new (url: string) => WebSocketLike;
+
+export interface GpuStreamOptions {
+  url: string;
+  WebSocketImpl?: WebSocketFactory;
+  backoff?: BackoffOptions;
+  /** Returns [0, 1); drives the jitter. */
+  random?: () => number;
+  /** Shortest time between two published snapshots (5 renders/s = 200). */
+  renderIntervalMs?: number;
+  historyLength?: number;
+  /** Failed attempts in a row after which the state is `offline`. */
+  offlineAfter?: number;
+  /** Dead link: no message for this many heartbeat periods. */
+  deadLinkFactor?: number;
+  /** Heartbeat period assumed until hello.config says otherwise. */
+  defaultHeartbeatMs?: number;
+}
+
+const DEAD_LINK_CLOSE = 4000;
+
+export class GpuStreamClient {
+  private readonly opts: Required<Omit<GpuStreamOptions, 'WebSocketImpl'>> & {
+    WebSocketImpl: WebSocketFactory;
+  };
+  private readonly model: StreamModel;
+  private socket: WebSocketLike | null = null;
+  private listeners = new Set<() => void>();
+  private state: GpuStreamState;
+  private running = false;
+  private everLive = false;
+
+  private connection: ConnectionState = 'connecting';
+  private failures = 0;
+  private nextRetryAt: number | null = null;
+  private lastMessageAt: number | null = null;
+  private lastSampleAt: number | null = null;
+  private invalidMessages = 0;
+  private lastInvalid: string | null = null;
+
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private watchdog: ReturnType<typeof setTimeout> | null = null;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastFlushAt = -Infinity;
+  private flushWhenVisible = false;
+
+  constructor(options: GpuStreamOptions) {
+    this.opts = {
+      WebSocketImpl: options.WebSocketImpl ?? (globalThis.WebSocket as unknown as WebSocketFactory),
+      backoff: DEFAULT_BACKOFF,
+      random: Math.random,
+      renderIntervalMs: 200,
+      historyLength: 120,
+      offlineAfter: 3,
+      deadLinkFactor: 2.5,
+      defaultHeartbeatMs: 5000,
+      ...stripUndefined(options),
+      url: options.url,
+    };
+    this.model = new StreamModel(this.opts.historyLength);
+    this.state = this.compose();
+  }
+
+  // --- public ------------------------------------------------------------------
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): GpuStreamState => this.state;
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    if (typeof document !== 'undefined') {
+      document.addEventListener('visibilitychange', this.onVisibility);
+    }
+    if (typeof window !== 'undefined') window.addEventListener('online', this.onOnline);
+    this.connect();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (typeof document !== 'undefined') {
+      document.removeEventListener('visibilitychange', this.onVisibility);
+    }
+    if (typeof window !== 'undefined') window.removeEventListener('online', this.onOnline);
+    this.dropSocket(1000, 'page closed');
+    this.clearTimer('retryTimer');
+    this.clearTimer('watchdog');
+    this.clearTimer('flushTimer');
+  }
+
+  /** Skip the backoff wait and try now (the "Reconnect" button). */
+  reconnectNow = (): void => {
+    if (!this.running) return;
+    this.clearTimer('retryTimer');
+    this.dropSocket(1000, 'reconnect requested');
+    this.connect(true);
+  };
+
+  // --- socket ------------------------------------------------------------------
+
+  private connect(manual = false): void {
+    this.nextRetryAt = null;
+    // An automatic retry leaves "offline" as it is (no flicker, no chatter in
+    // the live region); a click on Reconnect shows that something happens.
+    if (manual || (this.connection !== 'live' && this.connection !== 'offline')) {
+      this.setConnection(this.everLive ? 'reconnecting' : 'connecting');
+    }
+    let socket: WebSocketLike;
+    try {
+      socket = new this.opts.WebSocketImpl(this.opts.url);
+    } catch {
+      this.linkLost();
+      return;
+    }
+    this.socket = socket;
+    socket.onmessage = (ev) => {
+      if (this.socket === socket) this.onFrame(ev.data);
+    };
+    socket.onclose = () => {
+      if (this.socket === socket) this.linkLost();
+    };
+    socket.onerror = () => {
+      /* a close event follows */
+    };
+    this.armWatchdog();
+  }
+
+  private onFrame(data: unknown): void {
+    const now = Date.now();
+    this.lastMessageAt = now;
+    this.armWatchdog();
+    const result = parseMessage(data);
+    if (!result.ok) {
+      this.invalidMessages += 1;
+      this.lastInvalid = result.error;
+      this.scheduleFlush();
+      return;
+    }
+    const message = result.message;
+    if (message.type === 'telemetry' || (message.type === 'hello' && message.backfill.length > 0)) {
+      this.lastSampleAt = now;
+    }
+    this.model.apply(message, now);
+    if (message.type !== 'error' && this.connection !== 'live') {
+      this.everLive = true;
+      this.failures = 0;
+      this.setConnection('live');
+    }
+    this.scheduleFlush();
+  }
+
+  /** The socket closed, failed to open, or went silent: back off and retry. */
+  private linkLost(): void {
+    this.dropSocket(DEAD_LINK_CLOSE, 'link lost');
+    this.clearTimer('watchdog');
+    if (!this.running) return;
+    this.failures += 1;
+    const delay = backoffDelay(this.failures, this.opts.backoff, this.opts.random);
+    this.nextRetryAt = Date.now() + delay;
+    this.setConnection(
+      this.failures >= this.opts.offlineAfter
+        ? 'offline'
+        : this.everLive
+          ? 'reconnecting'
+          : 'connecting',
+    );
+    this.clearTimer('retryTimer');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  private dropSocket(code: number, reason: string): void {
+    const socket = this.socket;
+    if (socket === null) return;
+    this.socket = null;
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    try {
+      socket.close(code, reason);
+    } catch {
+      /* already closed */
+    }
+  }
+
+  private armWatchdog(): void {
+    this.clearTimer('watchdog');
+    const heartbeat = this.model.snapshot().config?.heartbeatIntervalMs ?? this.opts.defaultHeartbeatMs;
+    this.watchdog = setTimeout(() => {
+      this.watchdog = null;
+      this.linkLost();
+    }, heartbeat * this.opts.deadLinkFactor);
+  }
+
+  // --- publishing --------------------------------------------------------------
+
+  private setConnection(next: ConnectionState): void {
+    if (this.connection === next) {
+      this.scheduleFlush();
+      return;
+    }
+    this.connection = next;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== null) return;
+    const wait = Math.max(0, this.lastFlushAt + this.opts.renderIntervalMs - Date.now());
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = null;
+      this.flush();
+    }, wait);
+  }
+
+  private flush(): void {
+    if (typeof document !== 'undefined' && document.hidden) {
+      // Nobody sees it: keep the data current, render when the tab is shown.
+      this.flushWhenVisible = true;
+      return;
+    }
+    this.lastFlushAt = Date.now();
+    this.state = this.compose();
+    for (const listener of this.listeners) listener();
+  }
+
+  private compose(): GpuStreamState {
+    return {
+      ...this.model.snapshot(),
+      connection: this.connection,
+      lastMessageAt: this.lastMessageAt,
+      lastSampleAt: this.lastSampleAt,
+      failures: this.failures,
+      nextRetryAt: this.nextRetryAt,
+      invalidMessages: this.invalidMessages,
+      lastInvalid: this.lastInvalid,
+    };
+  }
+
+  private onVisibility = (): void => {
+    if (!document.hidden && this.flushWhenVisible) {
+      this.flushWhenVisible = false;
+      this.scheduleFlush();
+    }
+  };
+
+  private onOnline = (): void => {
+    if (this.connection !== 'live') this.reconnectNow();
+  };
+
+  private clearTimer(name: 'retryTimer' | 'watchdog' | 'flushTimer'): void {
+    const timer = this[name];
+    if (timer !== null) clearTimeout(timer);
+    this[name] = null;
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,235 @@
+/**
+ * The stream's data, outside React: applies messages, keeps a capped history
+ * per GPU and hands out immutable snapshots that share every part that did
+ * not change (so memoised components can compare by reference).
+ */
+import type { ClientConfig, Gpu, GpuChangeMsg, Message, Sample, Status, System } from '../api/types';
+
+export interface HistoryPoint {
+  /** Sample time, ms since the epoch. */
+  readonly t: number;
+  /** GPU utilization, %; null = not reported. */
+  readonly util: number | null;
+  /** Memory used as a share of total, %; null = not reported. */
+  readonly mem: number | null;
+}
+
+export interface GpuEntry {
+  /** Stable key: the uuid, or `id:N` when the source gives none (nvtop). */
+  readonly key: string;
+  readonly gpu: Gpu;
+  readonly history: readonly HistoryPoint[];
+}
+
+export interface GpuEvent {
+  readonly kind: 'gpuAdded' | 'gpuRemoved';
+  readonly key: string;
+  readonly id: number;
+  readonly name: string;
+  readonly at: number;
+}
+
+export interface ModelSnapshot {
+  readonly config: ClientConfig | null;
+  readonly status: Status | null;
+  /** The latest sample's own fields (GPU list lives in `gpus`). */
+  readonly seq: number | null;
+  readonly sampleTimestamp: string | null;
+  readonly source: string | null;
+  readonly system: System | null;
+  readonly unavailable: Readonly<Record<string, string>>;
+  /** False until the first sample (hello backfill or telemetry) arrived. */
+  readonly hasSample: boolean;
+  readonly gpus: readonly GpuEntry[];
+  readonly lastEvent: GpuEvent | null;
+  readonly serverError: { readonly code: string; readonly message: string } | null;
+}
+
+export const gpuKey = (gpu: Pick<Gpu, 'uuid' | 'id'>): string => gpu.uuid ?? `id:${gpu.id}`;
+
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+
+function sameProcesses(a: Gpu['processes'], b: Gpu['processes']): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const p = a[i]!;
+    const q = b[i]!;
+    if (
+      p.pid !== q.pid ||
+      p.usedMemoryMiB !== q.usedMemoryMiB ||
+      p.name !== q.name ||
+      p.user !== q.user ||
+      p.smUtilization !== q.smUtilization ||
+      p.type !== q.type
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function sameStrings(a: readonly string[] | null, b: readonly string[] | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || a.length !== b.length) return false;
+  return a.every((x, i) => x === b[i]);
+}
+
+/** Field-by-field equality, so an unchanged GPU keeps its object identity. */
+export function sameGpu(a: Gpu, b: Gpu): boolean {
+  for (const key of Object.keys(b) as (keyof Gpu)[]) {
+    if (key === 'processes' || key === 'clockEventReasons') continue;
+    if (a[key] !== b[key]) return false;
+  }
+  return sameStrings(a.clockEventReasons, b.clockEventReasons) && sameProcesses(a.processes, b.processes);
+}
+
+function memShare(gpu: Gpu): number | null {
+  if (gpu.memoryUsed === null || gpu.memoryTotal === null || gpu.memoryTotal <= 0) return null;
+  return (gpu.memoryUsed / gpu.memoryTotal) * 100;
+}
+
+function samePoints(a: readonly HistoryPoint[], b: readonly HistoryPoint[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i]!.util !== b[i]!.util || a[i]!.mem !== b[i]!.mem) return false;
+  }
+  return true;
+}
+
+interface Track {
+  gpu: Gpu;
+  ring: HistoryPoint[];
+  dirty: boolean;
+  /** Last history array handed out. */
+  published: readonly HistoryPoint[];
+}
+
+export class StreamModel {
+  private config: ClientConfig | null = null;
+  private status: Status | null = null;
+  private latest: Sample | null = null;
+  private order: string[] = [];
+  private tracks = new Map<string, Track>();
+  private lastEvent: GpuEvent | null = null;
+  private serverError: ModelSnapshot['serverError'] = null;
+  private snap: ModelSnapshot | null = null;
+  private changed = true;
+
+  private readonly historyLength: number;
+
+  constructor(historyLength = 120) {
+    this.historyLength = historyLength;
+  }
+
+  /** Apply one message. Returns true when the visible data changed. */
+  apply(message: Message, now: number): boolean {
+    switch (message.type) {
+      case 'hello':
+        this.config = message.config;
+        this.status = message.status;
+        this.serverError = null;
+        this.tracks.clear();
+        this.order = [];
+        this.latest = null;
+        for (const sample of message.backfill) this.addSample(sample);
+        break;
+      case 'telemetry':
+        if (this.latest !== null && message.seq <= this.latest.seq) {
+          // Duplicate of a backfilled sample (or out of order): nothing new.
+          return false;
+        }
+        this.addSample(message);
+        break;
+      case 'gpuAdded':
+      case 'gpuRemoved':
+        this.gpuChange(message, now);
+        break;
+      case 'status':
+        this.status = message.status;
+        break;
+      case 'error':
+        this.serverError = { code: message.code, message: message.message };
+        break;
+      case 'heartbeat':
+        return false;
+    }
+    this.changed = true;
+    return true;
+  }
+
+  private gpuChange(message: GpuChangeMsg, now: number): void {
+    const key = message.uuid;
+    this.lastEvent = { kind: message.type, key, id: message.id, name: message.name, at: now };
+    if (message.type === 'gpuRemoved') {
+      this.tracks.delete(key);
+      this.order = this.order.filter((k) => k !== key);
+    }
+    // gpuAdded: the card appears with the next telemetry, which carries its data.
+  }
+
+  private addSample(sample: Sample): void {
+    const t = Date.parse(sample.timestamp);
+    const seen = new Set<string>();
+    const order: string[] = [];
+    for (const gpu of sample.gpus) {
+      const key = gpuKey(gpu);
+      if (seen.has(key)) continue; // defensive: never two cards with one key
+      seen.add(key);
+      order.push(key);
+      const point: HistoryPoint = { t, util: gpu.utilization, mem: memShare(gpu) };
+      const track = this.tracks.get(key);
+      if (track === undefined) {
+        this.tracks.set(key, { gpu, ring: [point], dirty: true, published: [] });
+        continue;
+      }
+      if (!sameGpu(track.gpu, gpu)) track.gpu = gpu;
+      track.ring.push(point);
+      if (track.ring.length > this.historyLength) {
+        track.ring.splice(0, track.ring.length - this.historyLength);
+      }
+      track.dirty = true;
+    }
+    for (const key of this.tracks.keys()) if (!seen.has(key)) this.tracks.delete(key);
+    this.order = order;
+    this.latest = sample;
+  }
+
+  /** An immutable view; parts that did not change keep their identity. */
+  snapshot(): ModelSnapshot {
+    if (this.snap !== null && !this.changed) return this.snap;
+    const prev = new Map((this.snap?.gpus ?? []).map((e) => [e.key, e]));
+    const gpus: GpuEntry[] = [];
+    for (const key of this.order) {
+      const track = this.tracks.get(key);
+      if (track === undefined) continue;
+      if (track.dirty) {
+        const next = track.ring.slice();
+        // A flat line that merely moved in time looks the same: keep the old array.
+        track.published = samePoints(track.published, next) ? track.published : next;
+        track.dirty = false;
+      }
+      const old = prev.get(key);
+      gpus.push(
+        old !== undefined && old.gpu === track.gpu && old.history === track.published
+          ? old
+          : { key, gpu: track.gpu, history: track.published },
+      );
+    }
+    const latest = this.latest;
+    this.snap = {
+      config: this.config,
+      status: this.status,
+      seq: latest?.seq ?? null,
+      sampleTimestamp: latest?.timestamp ?? null,
+      source: latest?.source ?? null,
+      system: latest?.system ?? null,
+      unavailable: latest?.unavailable ?? EMPTY,
+      hasSample: latest !== null,
+      gpus,
+      lastEvent: this.lastEvent,
+      serverError: this.serverError,
+    };
+    this.changed = false;
+    return this.snap;
+  }
+}

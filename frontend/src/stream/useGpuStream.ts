@@ -1,0 +1,31 @@
+import { useEffect, useState, useSyncExternalStore } from 'react';
+import { GpuStreamClient, type GpuStreamOptions, type GpuStreamState } from './client';
+
+export type { ConnectionState, GpuStreamState, WebSocketFactory, WebSocketLike } from './client';
+
+/** `ws(s)://<this host>/ws/gpu`: same origin, so the backend's Origin check passes. */
+export function defaultStreamUrl(loc: Pick<Location, 'protocol' | 'host'> = window.location): string {
+  return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/ws/gpu`;
+}
+
+export type UseGpuStreamOptions = Partial<GpuStreamOptions>;
+
+export type GpuStream = GpuStreamState & { reconnectNow: () => void };
+
+/**
+ * Live GPU telemetry. Components get plain data and the connection state;
+ * only this hook (through GpuStreamClient) touches the socket. Re-renders at
+ * most every `renderIntervalMs` (200 ms = 5/s), whatever the message rate.
+ */
+export function useGpuStream(options: UseGpuStreamOptions = {}): GpuStream {
+  // Options are read once, when the page mounts.
+  const [client] = useState(
+    () => new GpuStreamClient({ ...options, url: options.url ?? defaultStreamUrl() }),
+  );
+  useEffect(() => {
+    client.start();
+    return () => client.stop();
+  }, [client]);
+  const state = useSyncExternalStore(client.subscribe, client.getSnapshot);
+  return { ...state, reconnectNow: client.reconnectNow };
+}
