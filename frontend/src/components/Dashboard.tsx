@@ -1,0 +1,107 @@
+import { PlugZap } from 'lucide-react';
+import { LazyMotion, MotionConfig, domAnimation } from 'motion/react';
+import { useMemo } from 'react';
+import { sourceLabel } from '../lib/format';
+import { thresholdsFrom } from '../lib/thresholds';
+import type { GpuStream } from '../stream/useGpuStream';
+import { GpuGrid } from './GpuGrid';
+import { Hero } from './Hero';
+import { LiveRegion } from './LiveRegion';
+import { NoGpuPanel } from './NoGpuPanel';
+import { DashboardSkeleton } from './Skeletons';
+import { StatusBanner } from './StatusBanner';
+import { SystemStrip } from './SystemStrip';
+import { TopNav } from './TopNav';
+
+function Unreachable() {
+  return (
+    <section className="glass rounded-3xl p-8 text-center" data-testid="unreachable-panel">
+      <PlugZap size={36} aria-hidden="true" className="mx-auto text-hot-ink" />
+      <h2 className="mt-3 font-display text-2xl font-semibold">Waiting for the gpulens backend</h2>
+      <p className="mx-auto mt-2 max-w-xl text-ink-2">
+        This page streams from <code className="text-ink">/ws/gpu</code> on the server that served it. Check that{' '}
+        <code className="text-ink">gpulens serve</code> is running; the page keeps retrying on its own.
+      </p>
+    </section>
+  );
+}
+
+/** The whole page, from plain data: the stream state and a reconnect callback. */
+export function Dashboard(stream: GpuStream) {
+  const { config, connection, gpus, system, source, hasSample, unavailable } = stream;
+  const thresholds = useMemo(() => thresholdsFrom(config), [config]);
+  const gpuList = useMemo(() => gpus.map((e) => e.gpu), [gpus]);
+  const stale = connection === 'offline' || connection === 'reconnecting';
+
+  let body;
+  if (!hasSample) {
+    body = connection === 'offline' ? <Unreachable /> : <DashboardSkeleton />;
+  } else if (gpus.length === 0) {
+    body = (
+      <>
+        {source === null ? (
+          <NoGpuPanel unavailable={unavailable} />
+        ) : (
+          <section className="glass rounded-3xl p-8" data-testid="no-gpu-listed">
+            <h2 className="font-display text-2xl font-semibold">No GPUs listed</h2>
+            <p className="mt-2 text-ink-2">{sourceLabel(source)} answered but reported no GPU.</p>
+          </section>
+        )}
+        {system && <SystemStrip system={system} />}
+      </>
+    );
+  } else {
+    body = (
+      <>
+        <Hero gpus={gpuList} />
+        {system && <SystemStrip system={system} />}
+        <GpuGrid gpus={gpus} thresholds={thresholds} />
+      </>
+    );
+  }
+
+  return (
+    <LazyMotion features={domAnimation} strict>
+      <MotionConfig reducedMotion="user">
+        <div className="backdrop" aria-hidden="true" />
+        <TopNav
+          hostname={config?.hostname ?? null}
+          connection={connection}
+          source={source}
+          hasSample={hasSample}
+          pollIntervalMs={config?.pollIntervalMs ?? null}
+          version={config?.version ?? null}
+        />
+        <main
+          className={`mx-auto flex max-w-[1920px] flex-col gap-4 px-4 py-5 transition-[opacity,filter] duration-300 sm:px-6 lg:gap-5 lg:px-8 lg:py-7 ${
+            stale && hasSample ? 'data-stale' : ''
+          }`}
+          data-connection={connection}
+        >
+          <h1 className="sr-only">gpulens: GPU dashboard{config ? ` for ${config.hostname}` : ''}</h1>
+          <StatusBanner
+            connection={connection}
+            lastSampleAt={stream.lastSampleAt}
+            nextRetryAt={stream.nextRetryAt}
+            failures={stream.failures}
+            serverError={stream.serverError}
+            source={source}
+            status={stream.status}
+            onReconnect={stream.reconnectNow}
+          />
+          <div className={`flex flex-col gap-4 lg:gap-5 ${stale && hasSample ? 'opacity-55 saturate-50' : ''}`}>{body}</div>
+        </main>
+        <footer className="mx-auto max-w-[1920px] px-4 pb-8 text-xs text-ink-3 sm:px-6 lg:px-8">
+          gpulens{config ? ` ${config.version}` : ''} · telemetry streams from this host only
+          {stream.invalidMessages > 0 && (
+            <span className="text-warn-ink" title={stream.lastInvalid ?? undefined}>
+              {' '}
+              · {stream.invalidMessages} malformed message{stream.invalidMessages === 1 ? '' : 's'} ignored
+            </span>
+          )}
+        </footer>
+        <LiveRegion connection={connection} lastEvent={stream.lastEvent} />
+      </MotionConfig>
+    </LazyMotion>
+  );
+}

@@ -1,0 +1,114 @@
+import { Cpu, MemoryStick, Zap } from 'lucide-react';
+import { memo, type ReactNode } from 'react';
+import type { Gpu } from '../api/types';
+import { aggregate, statusSentence } from '../lib/aggregate';
+import { gib, watts } from '../lib/format';
+import { Meter } from './Meter';
+import { Ring } from './Ring';
+import { Value } from './Value';
+
+function Stat({
+  icon,
+  label,
+  children,
+  foot,
+  meter,
+  className = '',
+}: {
+  className?: string;
+  icon: ReactNode;
+  label: string;
+  children: ReactNode;
+  foot?: ReactNode;
+  meter?: ReactNode;
+}) {
+  return (
+    <div
+      className={`flex min-w-0 flex-col gap-2 rounded-2xl border border-white/[0.07] bg-white/[0.03] p-3 sm:p-4 ${className}`}
+      role="group"
+      aria-label={label}
+    >
+      <div className="label flex items-center gap-1.5">
+        {icon}
+        {label}
+      </div>
+      <div className="num flex flex-wrap items-baseline gap-x-1.5 text-[1.75rem] leading-none font-semibold tracking-tight text-ink sm:text-3xl lg:text-[2.5rem]">
+        {children}
+      </div>
+      {meter}
+      {foot && <div className="text-xs text-ink-3 sm:text-sm">{foot}</div>}
+    </div>
+  );
+}
+
+const Small = ({ children }: { children: ReactNode }) => (
+  <span className="font-sans text-base font-medium text-ink-2">{children}</span>
+);
+
+function HeroImpl({ gpus }: { gpus: readonly Gpu[] }) {
+  const a = aggregate(gpus);
+  const util = a.utilization === null ? null : Math.round(a.utilization);
+  const memShare = a.memoryUsed !== null && a.memoryTotal ? (a.memoryUsed / a.memoryTotal) * 100 : null;
+  const powerShare = a.powerUsage !== null && a.powerLimit ? (a.powerUsage / a.powerLimit) * 100 : null;
+  return (
+    <section
+      aria-labelledby="hero-title"
+      className="glass relative grid gap-6 overflow-hidden rounded-3xl p-5 sm:p-7 lg:grid-cols-[minmax(0,1fr)_minmax(0,1.5fr)] lg:items-center"
+    >
+      <div className="flex items-center gap-5 sm:gap-7">
+        <div className="relative hidden sm:block">
+          <Ring value={util} />
+          <span className="label absolute inset-0 grid place-items-center" aria-hidden="true">
+            avg
+          </span>
+        </div>
+        <div className="min-w-0">
+          <h2 id="hero-title" className="label">
+            Aggregate GPU utilization
+          </h2>
+          <p className="num mt-1 flex items-baseline text-[3.5rem] leading-none font-bold tracking-[-0.04em] sm:text-hero">
+            <Value value={util} format={String} className="text-gradient" what="utilization" />
+            {util !== null && <span className="text-gradient ml-1 text-4xl sm:text-5xl">%</span>}
+          </p>
+          <p className="mt-3 font-display text-lg font-medium text-ink-2 sm:text-xl" data-testid="status-sentence">
+            {statusSentence(a)}
+          </p>
+        </div>
+      </div>
+      <div className="grid grid-cols-2 gap-3 sm:grid-cols-3">
+        <Stat
+          icon={<MemoryStick size={14} aria-hidden="true" />}
+          label="Memory"
+          meter={<Meter value={memShare} tone="cool" />}
+          foot={a.partialMemory ? 'some GPUs do not report memory' : memShare === null ? undefined : `${Math.round(memShare)} % of total`}
+        >
+          <Value value={a.memoryUsed} format={gib} what="memory used" />
+          <Small>
+            / <Value value={a.memoryTotal} format={gib} what="memory total" /> GiB
+          </Small>
+        </Stat>
+        <Stat
+          icon={<Zap size={14} aria-hidden="true" />}
+          label="Power"
+          meter={<Meter value={powerShare} tone="cool" />}
+          foot={a.partialPower ? 'some GPUs do not report power' : powerShare === null ? undefined : `${Math.round(powerShare)} % of limit`}
+        >
+          <Value value={a.powerUsage} format={watts} what="power" />
+          <Small>
+            / <Value value={a.powerLimit} format={watts} what="power limit" /> W
+          </Small>
+        </Stat>
+        <Stat
+          icon={<Cpu size={14} aria-hidden="true" />}
+          label="GPUs"
+          className="hidden sm:flex"
+          foot={a.failed > 0 ? `${a.failed} failed` : `${a.busy} busy · ${a.count - a.busy - a.failed} idle`}
+        >
+          {a.count}
+        </Stat>
+      </div>
+    </section>
+  );
+}
+
+export const Hero = memo(HeroImpl);
