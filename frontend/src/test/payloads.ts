@@ -1,0 +1,58 @@
+/** Real payloads (from `gpulens snapshot`, replay and nvtop providers) and builders around them. */
+import noSource from './fixtures/telemetry-no-source.json';
+import nvtop from './fixtures/telemetry-nvtop.json';
+import replay from './fixtures/telemetry-replay.json';
+import type { Gpu, Sample } from '../api/types';
+import { parseGpu, parseTelemetry } from '../api/guards';
+
+type Json = Record<string, unknown>;
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+export const rawReplay = (): Json => clone(replay) as Json;
+export const rawNvtop = (): Json => clone(nvtop) as Json;
+export const rawNoSource = (): Json => clone(noSource) as Json;
+
+export const T0 = Date.parse('2026-11-28T04:00:00.000Z');
+
+/** A replay telemetry message with `seq` and a timestamp 250 ms × seq after T0. */
+export function telemetryMsg(seq: number, mutate?: (t: Json & { gpus: Json[] }) => void): Json {
+  const t = rawReplay() as Json & { gpus: Json[] };
+  t.seq = seq;
+  t.timestamp = new Date(T0 + seq * 250).toISOString();
+  mutate?.(t);
+  return t;
+}
+
+export function configMsg(overrides: Json = {}): Json {
+  return {
+    pollIntervalMs: 250,
+    wsBacklog: 120,
+    heartbeatIntervalMs: 1000,
+    maxRate: 5,
+    hostname: 'gpu-box',
+    version: '0.1.0',
+    gradientPresets: {},
+    temperatureThresholds: { warn: 70, hot: 85 },
+    ...overrides,
+  };
+}
+
+export function helloMsg(backfill: Json[] = [], config: Json = {}, source = 'replay'): Json {
+  return {
+    type: 'hello',
+    config: configMsg(config),
+    status: { state: 'ok', provider: source, reason: null, unavailable: {} },
+    backfill,
+  };
+}
+
+export const replaySample = (): Sample => parseTelemetry(rawReplay());
+export const nvtopSample = (): Sample => parseTelemetry(rawNvtop());
+export const noSourceSample = (): Sample => parseTelemetry(rawNoSource());
+
+/** GPU 1 of the replay fixture (busy, two processes), with overrides. */
+export function replayGpu(overrides: Partial<Gpu> = {}, index = 1): Gpu {
+  const raw = (rawReplay().gpus as Json[])[index];
+  return { ...parseGpu(raw), ...overrides };
+}
