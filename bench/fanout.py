@@ -84,7 +84,7 @@ async def handler(ws):
         clients.discard(ws)
 
 async def main():
-    async with serve(handler, "127.0.0.1", int(sys.argv[1]), max_size=2**20):
+    async with serve(handler, "127.0.0.1", int(sys.argv[1]), max_size=2**20, compression=None):
         start, seq = time.monotonic(), 0
         while True:
             now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -10,7 +10,7 @@ import pytest
 
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
 from gpulens.services.messages import ClientConfig, ProviderStatus
-from gpulens.services.websocket import CLOSE_TOO_BIG, CLOSE_TOO_SLOW, Hub
+from gpulens.services.websocket import CLOSE_TOO_BIG, CLOSE_TOO_SLOW, Hub, run_housekeeping
 from tests.fakes import FakeSystem, gpu
 
 OK = ProviderStatus(state="ok", provider="nvml")
@@ -168,6 +168,7 @@ async def test_a_client_that_never_reads_is_closed_and_others_keep_receiving() -
 async def test_a_send_that_times_out_closes_only_that_client() -> None:
     hub = make_hub(send_timeout=0.05, max_lag=1000)
     stuck, good = FakeConn(block_sends=True), FakeConn()
+    housekeeping = asyncio.create_task(run_housekeeping(hub))
     stuck_task = asyncio.create_task(hub.serve(stuck))
     good_task = asyncio.create_task(hub.serve(good))
     await until(lambda: len(hub.clients) == 2)
@@ -176,7 +177,9 @@ async def test_a_send_that_times_out_closes_only_that_client() -> None:
     assert stuck.closed_with is not None and stuck.closed_with[0] == CLOSE_TOO_SLOW
     hub.publish(payload(1, [gpu(0, util=9)]), OK)
     await until(lambda: len(good.of_type("telemetry")) == 2)
+    assert hub.stats.clients_closed_slow == 1
     good_task.cancel()
+    housekeeping.cancel()
 
 
 async def test_a_slow_reader_loses_old_frames_not_new_ones() -> None:

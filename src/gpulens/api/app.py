@@ -21,7 +21,7 @@ from gpulens.core.metrics.providers import Selection, select
 from gpulens.core.metrics.system import SystemCollector
 from gpulens.services.messages import ClientConfig
 from gpulens.services.sampler import Sampler
-from gpulens.services.websocket import Hub, run_heartbeats
+from gpulens.services.websocket import Hub, run_housekeeping
 
 log = logging.getLogger("gpulens")
 
@@ -81,7 +81,7 @@ def create_app(
         await sampler.tick()  # the first sample is ready before the first client arrives
         tasks = [
             asyncio.create_task(sampler.run(), name="sampler"),
-            asyncio.create_task(run_heartbeats(app.state.hub), name="heartbeats"),
+            asyncio.create_task(run_housekeeping(app.state.hub), name="housekeeping"),
         ]
         try:
             yield

@@ -70,6 +70,7 @@ class Client:
     lag: int = 0  # frames lost in a row
     closed: bool = False
     stuck: bool = False
+    sending_since: float | None = None  # set while a send is in progress (see check_stuck)
     close_code: int | None = None
     close_reason: str | None = None
 
@@ -186,6 +187,18 @@ class Hub:
                 if client.lag > self.max_lag:
                     self._kick(client, CLOSE_TOO_SLOW, "client too slow", slow=True)
 
+    def check_stuck(self) -> int:
+        """Close clients whose current send has been blocked for over ``send_timeout``."""
+        now, kicked = self.clock(), 0
+        for client in list(self.clients):
+            since = client.sending_since
+            if since is not None and now - since > self.send_timeout:
+                self._kick(
+                    client, CLOSE_TOO_SLOW, f"send took over {self.send_timeout:g} s", slow=True
+                )
+                kicked += 1
+        return kicked
+
     def heartbeat_due(self) -> bool:
         return self.clock() - self._last_broadcast >= self.heartbeat_interval
 
@@ -266,17 +279,15 @@ class Hub:
                 await asyncio.sleep(wait)  # frames arriving meanwhile push out older ones
                 continue
             frame = client.queue.popleft()
+            # No timer per send: a send normally completes at once; the housekeeping loop
+            # closes a client whose send has been stuck for longer than send_timeout.
+            client.sending_since = self.clock()
             try:
-                async with asyncio.timeout(self.send_timeout):  # no extra task per send
-                    await client.conn.send_text(frame)
-            except TimeoutError:
-                self._kick(
-                    client, CLOSE_TOO_SLOW, f"send took over {self.send_timeout:g} s", slow=True
-                )
-                return
+                await client.conn.send_text(frame)
             except Exception:
                 client.closed = True
                 return
+            client.sending_since = None
             client.lag = 0
             next_allowed = self.clock() + self.min_gap
 
@@ -300,11 +311,13 @@ class Hub:
                 return
 
 
-async def run_heartbeats(
+async def run_housekeeping(
     hub: Hub, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 ) -> None:
-    """Send an application heartbeat whenever nothing else went out for a period."""
+    """Close clients stuck in a send, and send a heartbeat whenever nothing else went out."""
+    period = min(hub.heartbeat_interval / 2, max(hub.send_timeout / 4, 0.01))
     while True:
-        await sleep(hub.heartbeat_interval / 2)
+        await sleep(period)
+        hub.check_stuck()
         if hub.heartbeat_due():
             hub.send_heartbeat()
