@@ -4,7 +4,7 @@ import { memo, type ReactNode } from 'react';
 import type { Gpu } from '../api/types';
 import { useInView } from '../hooks/useInView';
 import { gib, pct, shortBus, shortName, shortUuid, watts } from '../lib/format';
-import { tempLevel, type TempThresholds } from '../lib/thresholds';
+import { BUSY_UTILIZATION, tempLevel, type TempThresholds } from '../lib/thresholds';
 import type { GpuEntry, HistoryPoint } from '../stream/model';
 import { Meter } from './Meter';
 import { ProcessTable } from './ProcessTable';
@@ -63,9 +63,7 @@ const Unit = ({ children }: { children: ReactNode }) => (
   <span className="font-sans text-base font-medium text-ink-2">{children}</span>
 );
 
-/** Charts freeze while the card is off screen; they catch up when it scrolls back. */
-const Charts = memo(
-  function Charts({ history }: { history: readonly HistoryPoint[]; visible: boolean }) {
+const Charts = memo(function Charts({ history }: { history: readonly HistoryPoint[] }) {
     return (
       <div className="grid grid-cols-2 gap-3">
         <div className="min-w-0">
@@ -78,9 +76,7 @@ const Charts = memo(
         </div>
       </div>
     );
-  },
-  (prev, next) => !next.visible || (prev.visible === next.visible && prev.history === next.history),
-);
+});
 
 function describe(gpu: Gpu): string {
   return `GPU ${gpu.id}, ${shortName(gpu.name)}`;
@@ -130,7 +126,7 @@ function FailedBody({ gpu }: { gpu: Gpu }) {
   );
 }
 
-function OkBody({ gpu, history, visible }: { gpu: Gpu; history: readonly HistoryPoint[]; visible: boolean }) {
+function OkBody({ gpu, history }: { gpu: Gpu; history: readonly HistoryPoint[] }) {
   const memShare = share(gpu.memoryUsed, gpu.memoryTotal);
   const powerShare = share(gpu.powerUsage, gpu.powerLimit);
   const codec = [
@@ -213,7 +209,7 @@ function OkBody({ gpu, history, visible }: { gpu: Gpu; history: readonly History
           )}
         </Badge>
       </div>
-      <Charts history={history} visible={visible} />
+      <Charts history={history} />
       <div>
         <div className="label mb-1.5 flex items-center justify-between">
           <span>Processes</span>
@@ -249,13 +245,53 @@ function OkBody({ gpu, history, visible }: { gpu: Gpu; history: readonly History
   );
 }
 
+interface ContentProps {
+  gpu: Gpu;
+  history: readonly HistoryPoint[];
+  thresholds: TempThresholds;
+  visible: boolean;
+}
+
+/**
+ * Everything inside the card. While the card is scrolled out of sight it keeps
+ * its last rendering (no React work, no paint) and catches up as it comes back
+ * into view (the observer fires 150 px before that).
+ */
+const Content = memo(
+  function Content({ gpu, history, thresholds }: ContentProps) {
+    const failed = gpu.status === 'failed';
+    return (
+      <>
+        <Header
+          gpu={gpu}
+          right={
+            failed ? (
+              <span className="inline-flex items-center gap-1.5 rounded-full border border-hot/60 bg-hot/15 px-2.5 py-1 text-sm font-semibold text-hot-ink">
+                <TriangleAlert size={15} aria-hidden="true" /> FAILED
+              </span>
+            ) : (
+              <TempChip temperature={gpu.temperature} level={tempLevel(gpu, thresholds)} />
+            )
+          }
+        />
+        {failed ? <FailedBody gpu={gpu} /> : <OkBody gpu={gpu} history={history} />}
+      </>
+    );
+  },
+  (prev, next) =>
+    !next.visible ||
+    (prev.visible === next.visible &&
+      prev.gpu === next.gpu &&
+      prev.history === next.history &&
+      prev.thresholds === next.thresholds),
+);
+
 function GpuCardImpl({ entry, thresholds, index }: GpuCardProps) {
   const { gpu, history } = entry;
   const reduce = useReducedMotion();
   const [ref, visible] = useInView<HTMLElement>();
   const failed = gpu.status === 'failed';
-  const level = tempLevel(gpu, thresholds);
-  const busy = !failed && (gpu.utilization ?? 0) >= 50;
+  const busy = !failed && (gpu.utilization ?? 0) >= BUSY_UTILIZATION;
   return (
     <m.article
       ref={ref}
@@ -270,19 +306,7 @@ function GpuCardImpl({ entry, thresholds, index }: GpuCardProps) {
       animate={{ opacity: 1, y: 0 }}
       transition={{ duration: 0.2, delay: Math.min(index, 5) * 0.02, ease: 'easeOut' }}
     >
-      <Header
-        gpu={gpu}
-        right={
-          failed ? (
-            <span className="inline-flex items-center gap-1.5 rounded-full border border-hot/60 bg-hot/15 px-2.5 py-1 text-sm font-semibold text-hot-ink">
-              <TriangleAlert size={15} aria-hidden="true" /> FAILED
-            </span>
-          ) : (
-            <TempChip temperature={gpu.temperature} level={level} />
-          )
-        }
-      />
-      {failed ? <FailedBody gpu={gpu} /> : <OkBody gpu={gpu} history={history} visible={visible} />}
+      <Content gpu={gpu} history={history} thresholds={thresholds} visible={visible} />
     </m.article>
   );
 }

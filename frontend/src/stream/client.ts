@@ -42,6 +42,8 @@ export interface GpuStreamOptions {
   /** Shortest time between two published snapshots (5 renders/s = 200). */
   renderIntervalMs?: number;
   historyLength?: number;
+  /** Shortest time between two sparkline redraws of one GPU (numbers update every render). */
+  chartIntervalMs?: number;
   /** Failed attempts in a row after which the state is `offline`. */
   offlineAfter?: number;
   /** Dead link: no message for this many heartbeat periods. */
@@ -75,6 +77,7 @@ export class GpuStreamClient {
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private lastFlushAt = -Infinity;
+  private flushDueAt = 0;
   private flushWhenVisible = false;
 
   constructor(options: GpuStreamOptions) {
@@ -84,13 +87,14 @@ export class GpuStreamClient {
       random: Math.random,
       renderIntervalMs: 200,
       historyLength: 120,
+      chartIntervalMs: 1000,
       offlineAfter: 3,
       deadLinkFactor: 2.5,
       defaultHeartbeatMs: 5000,
       ...stripUndefined(options),
       url: options.url,
     };
-    this.model = new StreamModel(this.opts.historyLength);
+    this.model = new StreamModel(this.opts.historyLength, this.opts.chartIntervalMs);
     this.state = this.compose();
   }
 
@@ -222,7 +226,7 @@ export class GpuStreamClient {
 
   private armWatchdog(): void {
     this.clearTimer('watchdog');
-    const heartbeat = this.model.snapshot().config?.heartbeatIntervalMs ?? this.opts.defaultHeartbeatMs;
+    const heartbeat = this.model.config?.heartbeatIntervalMs ?? this.opts.defaultHeartbeatMs;
     this.watchdog = setTimeout(() => {
       this.watchdog = null;
       this.linkLost();
@@ -240,9 +244,13 @@ export class GpuStreamClient {
     this.scheduleFlush();
   }
 
-  private scheduleFlush(): void {
-    if (this.flushTimer !== null) return;
-    const wait = Math.max(0, this.lastFlushAt + this.opts.renderIntervalMs - Date.now());
+  private scheduleFlush(minWait = 0): void {
+    const now = Date.now();
+    const wait = Math.max(minWait, this.lastFlushAt + this.opts.renderIntervalMs - now);
+    // An earlier flush already planned covers this one; a later one (the chart catch-up) is brought forward.
+    if (this.flushTimer !== null && this.flushDueAt <= now + wait) return;
+    this.clearTimer('flushTimer');
+    this.flushDueAt = now + wait;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
       this.flush();
@@ -256,13 +264,18 @@ export class GpuStreamClient {
       return;
     }
     this.lastFlushAt = Date.now();
-    this.state = this.compose();
-    for (const listener of this.listeners) listener();
+    const next = this.compose();
+    if (!sameState(next, this.state)) {
+      this.state = next;
+      for (const listener of this.listeners) listener();
+    }
+    // Charts held back by chartIntervalMs still get their last samples when the stream pauses.
+    if (this.model.historyPending) this.scheduleFlush(this.opts.chartIntervalMs);
   }
 
   private compose(): GpuStreamState {
     return {
-      ...this.model.snapshot(),
+      ...this.model.snapshot(Date.now()),
       connection: this.connection,
       lastMessageAt: this.lastMessageAt,
       lastSampleAt: this.lastSampleAt,
@@ -289,6 +302,11 @@ export class GpuStreamClient {
     if (timer !== null) clearTimeout(timer);
     this[name] = null;
   }
+}
+
+function sameState(a: GpuStreamState, b: GpuStreamState): boolean {
+  for (const key of Object.keys(a) as (keyof GpuStreamState)[]) if (a[key] !== b[key]) return false;
+  return true;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -97,4 +97,23 @@ describe('StreamModel', () => {
     expect(snap.status).toMatchObject({ state: 'degraded', reason: 'NVML timed out' });
     expect(snap.serverError).toEqual({ code: 'too_many_clients', message: 'Server full' });
   });
+
+  it('paces new history arrays to chartIntervalMs while numbers stay current', () => {
+    const model = new StreamModel(120, 1000);
+    const busy = (seq: number, util: number) =>
+      msg(telemetryMsg(seq, (t) => ((t.gpus[1] as Record<string, unknown>).utilization = util)));
+    model.apply(busy(1, 10), 0);
+    const first = model.snapshot(0).gpus[1]!.history; // a new GPU's line shows at once
+    model.apply(busy(2, 20), 250);
+    const s250 = model.snapshot(250);
+    expect(s250.gpus[1]!.gpu.utilization).toBe(20);
+    expect(s250.gpus[1]!.history).toBe(first);
+    expect(model.historyPending).toBe(true);
+    model.apply(busy(3, 30), 500);
+    expect(model.snapshot(999).gpus[1]!.history).toBe(first);
+    const s1000 = model.snapshot(1000);
+    expect(s1000.gpus[1]!.history.map((p) => p.util)).toEqual([10, 20, 30]);
+    expect(model.historyPending).toBe(false);
+    expect(model.snapshot(5000)).toBe(s1000);
+  });
 });

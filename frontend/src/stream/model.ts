@@ -100,12 +100,13 @@ interface Track {
   gpu: Gpu;
   ring: HistoryPoint[];
   dirty: boolean;
-  /** Last history array handed out. */
+  /** Last history array handed out, and when. */
   published: readonly HistoryPoint[];
+  publishedAt: number;
 }
 
 export class StreamModel {
-  private config: ClientConfig | null = null;
+  private config_: ClientConfig | null = null;
   private status: Status | null = null;
   private latest: Sample | null = null;
   private order: string[] = [];
@@ -116,16 +117,34 @@ export class StreamModel {
   private changed = true;
 
   private readonly historyLength: number;
+  private readonly chartIntervalMs: number;
+  private pending = false;
 
-  constructor(historyLength = 120) {
+  /**
+   * @param historyLength samples kept per GPU for the sparklines
+   * @param chartIntervalMs shortest time between two new history arrays for
+   *   one GPU: numbers update with every sample, charts (the costly part of a
+   *   render) at most this often. Every sample is still kept.
+   */
+  constructor(historyLength = 120, chartIntervalMs = 0) {
     this.historyLength = historyLength;
+    this.chartIntervalMs = chartIntervalMs;
+  }
+
+  get config(): ClientConfig | null {
+    return this.config_;
+  }
+
+  /** Some history is newer than what the last snapshot handed out. */
+  get historyPending(): boolean {
+    return this.pending;
   }
 
   /** Apply one message. Returns true when the visible data changed. */
   apply(message: Message, now: number): boolean {
     switch (message.type) {
       case 'hello':
-        this.config = message.config;
+        this.config_ = message.config;
         this.status = message.status;
         this.serverError = null;
         this.tracks.clear();
@@ -179,7 +198,7 @@ export class StreamModel {
       const point: HistoryPoint = { t, util: gpu.utilization, mem: memShare(gpu) };
       const track = this.tracks.get(key);
       if (track === undefined) {
-        this.tracks.set(key, { gpu, ring: [point], dirty: true, published: [] });
+        this.tracks.set(key, { gpu, ring: [point], dirty: true, published: [], publishedAt: -Infinity });
         continue;
       }
       if (!sameGpu(track.gpu, gpu)) track.gpu = gpu;
@@ -194,19 +213,34 @@ export class StreamModel {
     this.latest = sample;
   }
 
-  /** An immutable view; parts that did not change keep their identity. */
-  snapshot(): ModelSnapshot {
-    if (this.snap !== null && !this.changed) return this.snap;
+  /**
+   * An immutable view; parts that did not change keep their identity.
+   * `now` (ms) paces the history arrays; without it every history is current.
+   */
+  snapshot(now?: number): ModelSnapshot {
+    if (this.snap !== null && !this.changed && !this.pending) return this.snap;
     const prev = new Map((this.snap?.gpus ?? []).map((e) => [e.key, e]));
     const gpus: GpuEntry[] = [];
+    let pending = false;
+    let published = false;
     for (const key of this.order) {
       const track = this.tracks.get(key);
       if (track === undefined) continue;
       if (track.dirty) {
-        const next = track.ring.slice();
-        // A flat line that merely moved in time looks the same: keep the old array.
-        track.published = samePoints(track.published, next) ? track.published : next;
-        track.dirty = false;
+        const due =
+          now === undefined || track.published.length === 0 || now - track.publishedAt >= this.chartIntervalMs;
+        if (due) {
+          const next = track.ring.slice();
+          // A flat line that merely moved in time looks the same: keep the old array.
+          if (!samePoints(track.published, next)) {
+            track.published = next;
+            published = true;
+          }
+          track.publishedAt = now ?? 0;
+          track.dirty = false;
+        } else {
+          pending = true;
+        }
       }
       const old = prev.get(key);
       gpus.push(
@@ -215,9 +249,11 @@ export class StreamModel {
           : { key, gpu: track.gpu, history: track.published },
       );
     }
+    this.pending = pending;
+    if (this.snap !== null && !this.changed && !published) return this.snap;
     const latest = this.latest;
     this.snap = {
-      config: this.config,
+      config: this.config_,
       status: this.status,
       seq: latest?.seq ?? null,
       sampleTimestamp: latest?.timestamp ?? null,

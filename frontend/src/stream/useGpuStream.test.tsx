@@ -63,18 +63,26 @@ describe('useGpuStream', () => {
     await serverSends(helloMsg([]));
     await advance(0);
     const before = renders();
+    const histories = new Set<unknown>();
     // 50 messages a second for 2 s.
     for (let seq = 1; seq <= 100; seq++) {
-      await serverSends(telemetryMsg(seq));
+      await serverSends(
+        telemetryMsg(seq, (t) => ((t.gpus[1] as Record<string, unknown>).utilization = seq % 100)),
+      );
       await advance(20);
+      histories.add(state().gpus[1]?.history);
     }
     await advance(200);
     const rendersPerSecond = (renders() - before) / 2.2;
     expect(rendersPerSecond).toBeLessThanOrEqual(5.5);
     expect(renders() - before).toBeGreaterThanOrEqual(8);
-    // Nothing was lost: the last message is shown and the history holds every sample.
     expect(state().seq).toBe(100);
-    expect(state().gpus[0]!.history).toHaveLength(100);
+    // The sparklines (the costly part) get a new array at most once a second…
+    expect(histories.size).toBeLessThanOrEqual(3);
+    // …and nothing is lost: once the stream pauses, the history holds every sample.
+    await advance(1000);
+    expect(state().gpus[1]!.history).toHaveLength(100);
+    expect(state().gpus[1]!.history.at(-1)!.util).toBe(0);
   });
 
   it('reconnects with exponential backoff, then reports offline', async () => {
