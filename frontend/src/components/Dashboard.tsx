@@ -89,7 +89,7 @@ export function Dashboard(stream: GpuStream) {
             status={stream.status}
             onReconnect={stream.reconnectNow}
           />
-          <div className={`flex flex-col gap-4 lg:gap-5 ${stale && hasSample ? 'opacity-55 saturate-50' : ''}`}>{body}</div>
+          <div className={`flex flex-col gap-4 lg:gap-5 ${stale && hasSample ? 'opacity-70 saturate-50' : ''}`}>{body}</div>
         </main>
         <footer className="mx-auto max-w-[1920px] px-4 pb-8 text-xs text-ink-3 sm:px-6 lg:px-8">
           gpulens{config ? ` ${config.version}` : ''} · telemetry streams from this host only

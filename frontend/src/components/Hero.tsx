@@ -53,8 +53,12 @@ function HeroImpl({ gpus }: { gpus: readonly Gpu[] }) {
   return (
     <section
       aria-labelledby="hero-title"
-      className="glass relative grid gap-6 overflow-hidden rounded-3xl p-5 sm:p-7 lg:grid-cols-[minmax(0,1fr)_minmax(0,1.5fr)] lg:items-center"
+      className="glass gradient-border relative grid gap-6 overflow-hidden rounded-3xl p-5 sm:p-7 lg:grid-cols-[minmax(0,1fr)_minmax(0,1.5fr)] lg:items-center"
     >
+      <div
+        aria-hidden="true"
+        className="pointer-events-none absolute -top-24 -left-16 size-96 rounded-full bg-[radial-gradient(closest-side,rgb(124_58_237/0.28),transparent)]"
+      />
       <div className="flex items-center gap-5 sm:gap-7">
         <div className="relative hidden sm:block">
           <Ring value={util} />

@@ -13,7 +13,8 @@ interface SparklineProps {
   height?: number;
 }
 
-const MARGIN = { top: 4, right: 0, bottom: 0, left: 0 };
+// A little room at the bottom so an idle GPU's 0 % line is still visible.
+const MARGIN = { top: 4, right: 1, bottom: 3, left: 1 };
 const DOMAIN: [number, number] = [0, 100];
 
 
@@ -34,7 +35,8 @@ function SparklineImpl({ data, dataKey, title, from, to, height = 56 }: Sparklin
         accessibilityLayer={false}
       >
         <defs>
-          <linearGradient id={gradient} x1="0" y1="0" x2="1" y2="0">
+          {/* userSpaceOnUse: a flat line has a zero-height box, and a bounding-box gradient would not paint it. */}
+          <linearGradient id={gradient} gradientUnits="userSpaceOnUse" x1="0" y1="0" x2="100%" y2="0">
             <stop offset="0%" stopColor={from} />
             <stop offset="100%" stopColor={to} />
           </linearGradient>

@@ -19,7 +19,7 @@ const CONNECTION = {
   offline: { text: 'Offline', Icon: WifiOff, cls: 'border-hot/50 bg-hot/10 text-hot-ink', dot: 'bg-hot' },
 } as const;
 
-const pill = 'inline-flex items-center gap-1.5 rounded-full border px-2.5 py-1 text-xs font-semibold sm:text-sm';
+const pill = 'items-center gap-1.5 whitespace-nowrap rounded-full border px-2.5 py-1 text-xs font-semibold sm:text-sm';
 
 function BrandMark() {
   return (
@@ -64,7 +64,7 @@ function TopNavImpl({ hostname, connection, source, hasSample, pollIntervalMs, v
         <div className="ml-auto flex items-center gap-2">
           {hasSample && (
             <span
-              className={`${pill} ${replay ? 'border-replay-ink/60 bg-warn/15 text-replay-ink' : 'border-line-strong bg-white/5 text-ink-2'}`}
+              className={`${pill} inline-flex ${replay ? 'border-replay-ink/60 bg-warn/15 text-replay-ink' : 'border-line-strong bg-white/5 text-ink-2'}`}
               title={replay ? 'Recorded demo data, not this machine' : `GPU source: ${sourceLabel(source)}`}
               data-testid="source-pill"
             >
@@ -80,7 +80,7 @@ function TopNavImpl({ hostname, connection, source, hasSample, pollIntervalMs, v
               {pollRate(pollIntervalMs)}
             </span>
           )}
-          <span className={`${pill} ${c.cls}`} data-testid="connection-pill" data-state={connection}>
+          <span className={`${pill} inline-flex ${c.cls}`} data-testid="connection-pill" data-state={connection}>
             <span className="relative flex size-2" aria-hidden="true">
               <span className={`size-2 rounded-full ${c.dot}`} />
             </span>
