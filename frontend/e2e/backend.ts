@@ -55,7 +55,12 @@ export class Backend {
     child.stdout?.on('data', (d: Buffer) => (this.log += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.log += d.toString()));
     this.child = child;
-    await this.waitHealthy();
+    try {
+      await this.waitHealthy();
+    } catch (err) {
+      await this.kill();
+      throw err;
+    }
   }
 
   private async waitHealthy(timeoutMs = 20_000): Promise<void> {

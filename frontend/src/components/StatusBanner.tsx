@@ -22,8 +22,10 @@ const TONE = {
   replay: 'border-replay-ink/35 bg-gradient-to-r from-warn/[0.10] via-neon-fuchsia/[0.06] to-transparent',
 };
 
-function Bar({ tone, icon, title, children, action, testId }: {
+function Bar({ tone, icon, title, children, action, testId, compact = false }: {
   tone: keyof typeof TONE;
+  /** Keep it to the title line on phones. */
+  compact?: boolean;
   icon: ReactNode;
   title: string;
   children?: ReactNode;
@@ -39,7 +41,7 @@ function Bar({ tone, icon, title, children, action, testId }: {
         <span className="mt-0.5 shrink-0 sm:mt-0">{icon}</span>
         <div className="min-w-0">
           <p className="font-display text-base font-semibold text-ink">{title}</p>
-          {children && <p className="text-sm text-ink-2">{children}</p>}
+          {children && <p className={`text-sm text-ink-2 ${compact ? 'hidden sm:block' : ''}`}>{children}</p>}
         </div>
       </div>
       {action}
@@ -113,6 +115,7 @@ export function StatusBanner(props: StatusBannerProps) {
         key="replay"
         tone="replay"
         testId="replay-banner"
+        compact
         icon={<History size={22} className="text-replay-ink" aria-hidden="true" />}
         title="REPLAY · recorded demo data"
       >

@@ -21,11 +21,12 @@ const Dim = ({ children }: { children: ReactNode }) => (
   <span className="font-sans text-sm font-medium text-ink-3">{children}</span>
 );
 
+/** On phones the host strip goes below the GPUs (order-last): the first screen is for the GPUs. */
 function SystemStripImpl({ system }: { system: System }) {
   return (
     <section
       aria-label="Host system"
-      className="glass grid grid-cols-2 gap-x-4 gap-y-5 rounded-2xl px-4 py-4 sm:grid-cols-3 lg:grid-cols-5 lg:px-6"
+      className="glass order-last grid grid-cols-2 gap-x-4 gap-y-5 rounded-2xl px-4 py-4 sm:grid-cols-3 md:order-none lg:grid-cols-5 lg:px-6"
       data-testid="system-strip"
     >
       <Item icon={<Cpu size={14} aria-hidden="true" />} label="CPU" meter={<Meter value={system.cpuUsage} tone="cool" />}>
