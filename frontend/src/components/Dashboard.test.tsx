@@ -22,7 +22,7 @@ describe('Dashboard', () => {
 
     const hero = screen.getByRole('region', { name: 'Aggregate GPU utilization' });
     expect(hero).toHaveTextContent('24%'); // (0 + 48) / 2
-    expect(screen.getByTestId('status-sentence')).toHaveTextContent('2 GPUs · 1 busy · hottest 55 °C');
+    expect(screen.getByTestId('status-sentence')).toHaveTextContent('2 GPUs · 1 busy · hottest 55 °C', { normalizeWhitespace: true });
     expect(within(hero).getByRole('group', { name: 'Memory' })).toHaveTextContent('28.2/ 159 GiB');
     expect(within(hero).getByRole('group', { name: 'Power' })).toHaveTextContent('578/ 1400 W');
     expect(within(hero).getByRole('group', { name: 'GPUs' })).toHaveTextContent('2');
@@ -34,6 +34,12 @@ describe('Dashboard', () => {
     expect(screen.getAllByTestId('gpu-card')).toHaveLength(2);
     expect(screen.getByTestId('replay-banner')).toHaveTextContent('recorded demo data');
     expect(screen.queryByTestId('connection-banner')).toBeNull();
+  });
+
+  it('flags the hottest GPU in words when it is warm or hot', () => {
+    const hot = streamFrom([helloMsg([telemetryMsg(1, (t) => ((t.gpus[1] as Record<string, unknown>).temperature = 91))])]);
+    render(<Dashboard {...hot} />);
+    expect(screen.getByTestId('status-sentence')).toHaveTextContent('2 GPUs · 1 busy · hottest 91 °C (HOT)');
   });
 
   it('labels a real source plainly, without the replay banner', () => {

@@ -53,7 +53,7 @@ export function Dashboard(stream: GpuStream) {
   } else {
     body = (
       <>
-        <Hero gpus={gpuList} />
+        <Hero gpus={gpuList} thresholds={thresholds} />
         {system && <SystemStrip system={system} />}
         <GpuGrid gpus={gpus} thresholds={thresholds} />
       </>

@@ -1,7 +1,8 @@
 import { Cpu, MemoryStick, Zap } from 'lucide-react';
 import { memo, type ReactNode } from 'react';
 import type { Gpu } from '../api/types';
-import { aggregate, statusSentence } from '../lib/aggregate';
+import { aggregate, share, statusParts, type Pair } from '../lib/aggregate';
+import { TEMP_LABEL, tempLevel, type TempThresholds } from '../lib/thresholds';
 import { gib, watts } from '../lib/format';
 import { Meter } from './Meter';
 import { Ring } from './Ring';
@@ -45,11 +46,25 @@ const Small = ({ children }: { children: ReactNode }) => (
   <span className="font-sans text-base font-medium text-ink-2">{children}</span>
 );
 
-function HeroImpl({ gpus }: { gpus: readonly Gpu[] }) {
+/** Under a hero stat: the share, or which GPUs are missing from the sum. */
+function foot(p: Pair, what: string, of: string): string | undefined {
+  if (p.missing > 0 && p.used !== null) return `${p.missing} GPU${p.missing === 1 ? '' : 's'} not reporting ${what}`;
+  if (p.used !== null && p.total === null) return `${what === 'power' ? 'limit' : 'total'} not reported by every GPU`;
+  const s = share(p);
+  return s === null ? undefined : `${Math.round(s)} % ${of}`;
+}
+
+const HOT_TEXT = { ok: '', unknown: '', warn: 'text-warn-ink', hot: 'text-hot-ink' } as const;
+
+function HeroImpl({ gpus, thresholds }: { gpus: readonly Gpu[]; thresholds: TempThresholds }) {
   const a = aggregate(gpus);
+  const parts = statusParts(a);
+  // The hottest GPU's level, by its own slowdown temperature when it has one.
+  const hottestGpu = gpus.find((g) => g.status === 'ok' && g.temperature !== null && g.temperature === a.hottest);
+  const level = hottestGpu ? tempLevel(hottestGpu, thresholds) : 'unknown';
   const util = a.utilization === null ? null : Math.round(a.utilization);
-  const memShare = a.memoryUsed !== null && a.memoryTotal ? (a.memoryUsed / a.memoryTotal) * 100 : null;
-  const powerShare = a.powerUsage !== null && a.powerLimit ? (a.powerUsage / a.powerLimit) * 100 : null;
+  const memShare = share(a.memory);
+  const powerShare = share(a.power);
   return (
     <section
       aria-labelledby="hero-title"
@@ -75,7 +90,16 @@ function HeroImpl({ gpus }: { gpus: readonly Gpu[] }) {
             {util !== null && <span className="text-gradient ml-1 text-4xl sm:text-5xl">%</span>}
           </p>
           <p className="mt-3 font-display text-lg font-medium text-ink-2 sm:text-xl" data-testid="status-sentence">
-            {statusSentence(a)}
+            {parts.map((part, i) => {
+              const hottest = a.hottest !== null && i === parts.length - 1;
+              return (
+                <span key={part} className={hottest ? HOT_TEXT[level] : undefined}>
+                  {i > 0 && ' · '}
+                  {part}
+                  {hottest && (level === 'warn' || level === 'hot') && ` (${TEMP_LABEL[level]})`}
+                </span>
+              );
+            })}
           </p>
         </div>
       </div>
@@ -84,29 +108,29 @@ function HeroImpl({ gpus }: { gpus: readonly Gpu[] }) {
           icon={<MemoryStick size={14} aria-hidden="true" />}
           label="Memory"
           meter={<Meter value={memShare} tone="cool" />}
-          foot={a.partialMemory ? 'some GPUs do not report memory' : memShare === null ? undefined : `${Math.round(memShare)} % of total`}
+          foot={foot(a.memory, 'memory', 'of total')}
         >
-          <Value value={a.memoryUsed} format={gib} what="memory used" />
+          <Value value={a.memory.used} format={gib} what="memory used" />
           <Small>
-            / <Value value={a.memoryTotal} format={gib} what="memory total" /> GiB
+            / <Value value={a.memory.total} format={gib} what="memory total" /> GiB
           </Small>
         </Stat>
         <Stat
           icon={<Zap size={14} aria-hidden="true" />}
           label="Power"
           meter={<Meter value={powerShare} tone="cool" />}
-          foot={a.partialPower ? 'some GPUs do not report power' : powerShare === null ? undefined : `${Math.round(powerShare)} % of limit`}
+          foot={foot(a.power, 'power', 'of limit')}
         >
-          <Value value={a.powerUsage} format={watts} what="power" />
+          <Value value={a.power.used} format={watts} what="power" />
           <Small>
-            / <Value value={a.powerLimit} format={watts} what="power limit" /> W
+            / <Value value={a.power.total} format={watts} what="power limit" /> W
           </Small>
         </Stat>
         <Stat
           icon={<Cpu size={14} aria-hidden="true" />}
           label="GPUs"
           className="hidden sm:flex"
-          foot={a.failed > 0 ? `${a.failed} failed` : `${a.busy} busy · ${a.count - a.busy - a.failed} idle`}
+          foot={`${a.busy} busy · ${a.count - a.busy - a.failed} idle${a.failed > 0 ? ` · ${a.failed} failed` : ''}`}
         >
           {a.count}
         </Stat>

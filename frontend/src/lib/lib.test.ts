@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nvtopSample, replayGpu, replaySample } from '../test/payloads';
-import { aggregate, statusSentence } from './aggregate';
+import { aggregate, share, statusSentence } from './aggregate';
 import { fixHint } from './fixHints';
 import { ago, gib, memShort, pct, pollRate, shortBus, shortName, shortUuid, sourceLabel, uptime, watts } from './format';
 import { gridColumns } from './layout';
@@ -29,23 +29,27 @@ describe('format', () => {
 describe('aggregate', () => {
   it('sums and averages the replay GPUs', () => {
     const a = aggregate(replaySample().gpus);
-    expect(a).toMatchObject({ count: 2, busy: 1, failed: 0, utilization: 24, memoryUsed: 28864, memoryTotal: 163118, hottest: 55 });
-    expect(a.powerUsage).toBeCloseTo(577.69);
-    expect(statusSentence(a)).toBe('2 GPUs · 1 busy · hottest 55 °C');
+    expect(a).toMatchObject({ count: 2, busy: 1, failed: 0, utilization: 24, hottest: 55 });
+    expect(a.memory).toEqual({ used: 28864, total: 163118, missing: 0 });
+    expect(a.power.used).toBeCloseTo(577.69);
+    expect(a.power.total).toBe(1400);
+    expect(statusSentence(a)).toBe('2\u00a0GPUs · 1\u00a0busy · hottest\u00a055\u00a0°C');
   });
   it('leaves failed GPUs out and says so; unknown sums stay unknown', () => {
     const a = aggregate([replayGpu(), replayGpu({ status: 'failed', uuid: 'x' })]);
-    expect(statusSentence(a)).toBe('2 GPUs · 1 busy · 1 failed · hottest 55 °C');
+    expect(statusSentence(a).replace(/\u00a0/g, ' ')).toBe('2 GPUs · 1 busy · 1 failed · hottest 55 °C');
     const n = aggregate(nvtopSample().gpus);
-    expect(n.memoryUsed).toBeNull();
-    expect(n.powerLimit).toBeNull();
-    expect(statusSentence(n)).toBe('1 GPU · all busy · hottest 58 °C');
-    expect(statusSentence(aggregate([]))).toBe('0 GPUs');
+    expect(n.memory).toEqual({ used: null, total: null, missing: 1 });
+    expect(n.power).toEqual({ used: 502, total: null, missing: 0 });
+    expect(share(n.power)).toBeNull();
+    expect(statusSentence(n).replace(/\u00a0/g, ' ')).toBe('1 GPU · all busy · hottest 58 °C');
+    expect(statusSentence(aggregate([])).replace(/\u00a0/g, ' ')).toBe('0 GPUs');
   });
-  it('flags partial sums', () => {
-    const a = aggregate([replayGpu(), replayGpu({ memoryUsed: null, uuid: 'y' })]);
-    expect(a.partialMemory).toBe(true);
-    expect(a.memoryUsed).toBe(28384);
+  it('never puts a use over a capacity it does not know (nvtop GPU next to an NVML one)', () => {
+    const a = aggregate([replayGpu(), { ...nvtopSample().gpus[0]!, id: 5 }]);
+    expect(a.power.used).toBeCloseTo(503.19 + 502);
+    expect(a.power.total).toBeNull();
+    expect(a.memory).toEqual({ used: 28384, total: 81559, missing: 1 });
   });
 });
 
