@@ -117,6 +117,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin like https://gpu.example.com")
         return [o.rstrip("/") for o in value]
 
+    @field_validator("disk_path")
+    @classmethod
+    def _disk_path(cls, value: str) -> str:
+        if not Path(value).is_dir():
+            raise ValueError(f"{value!r} is not a directory")
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:

@@ -175,6 +175,7 @@ def test_serves_the_built_dashboard(tmp_path: Path) -> None:
         ("TELEMETRY_PROVIDER", "gpu-z", "auto, nvml, nvidia-smi, nvtop or replay"),
         ("ALLOWED_ORIGINS", "evil.com", "is not an origin"),
         ("PORT", "70000", "1-65535"),
+        ("DISK_PATH", "/no/such/dir", "is not a directory"),
     ],
 )
 def test_bad_environment_values_stop_start_up(

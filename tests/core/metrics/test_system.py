@@ -44,3 +44,14 @@ def test_uptime_uses_the_injected_clock() -> None:
 def test_wire_names() -> None:
     wire = SystemCollector().sample().model_dump(by_alias=True)
     assert {"cpuUsage", "memoryUsage", "loadAverage", "uptime", "diskUtilization"} <= set(wire)
+
+
+def test_disk_unreadable_later_keeps_the_last_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    collector = SystemCollector("/")
+    before = collector.sample().disk_utilization
+
+    def gone(path: str) -> object:
+        raise OSError(2, "No such file or directory")
+
+    monkeypatch.setattr(psutil, "disk_usage", gone)
+    assert collector.sample().disk_utilization == before

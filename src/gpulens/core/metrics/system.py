@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable
@@ -21,14 +22,15 @@ class SystemCollector:
         self._clock = clock
         self._boot = psutil.boot_time()
         self._cpu_count = psutil.cpu_count() or None
+        self._disk = psutil.disk_usage(disk_path).percent  # DISK_PATH is checked at start-up
         psutil.cpu_percent(interval=None)  # prime: the first reading is meaningless
 
     def sample(self) -> SystemInfo:
         memory = psutil.virtual_memory()
-        try:
-            disk = psutil.disk_usage(self._disk_path).percent
-        except OSError:
-            disk = 0.0
+        # Unmounted since start-up: keep the last reading rather than invent a 0.
+        with contextlib.suppress(OSError):
+            self._disk = psutil.disk_usage(self._disk_path).percent
+        disk = self._disk
         try:
             one, five, fifteen = os.getloadavg()
         except OSError:  # pragma: no cover - not on Linux
