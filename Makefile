@@ -72,7 +72,7 @@ lint-py: venv
 	$(BIN)/mypy
 
 lint-fe: frontend-deps
-	cd $(FE) && npm run lint && npm run typecheck
+	cd $(FE) && npm run lint && npm run typecheck && npm run size
 
 lint-deploy: venv
 	scripts/lint-deploy.sh
