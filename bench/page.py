@@ -111,6 +111,9 @@ async def measure(cdp: Cdp, url: str, seconds: float) -> dict[str, float | None]
     await asyncio.sleep(seconds - 5)
     m1, f1, t1 = await metrics(), await evaluate("window.__frames"), time.monotonic()
     first = await evaluate("window.__first")
+    scripts_done = await evaluate(
+        "(performance.getEntriesByType('navigation')[0] || {}).domContentLoadedEventEnd || null"
+    )
     long_tasks = await evaluate("window.__long") or []
     after = [d for s, d in long_tasks if first is not None and s > first]
     await cdp.call("Target.closeTarget", targetId=target["targetId"])
@@ -122,6 +125,7 @@ async def measure(cdp: Cdp, url: str, seconds: float) -> dict[str, float | None]
         "heap5_mib": m0["JSHeapUsedSize"] / 2**20,
         "heap_end_mib": m1["JSHeapUsedSize"] / 2**20,
         "first_numbers_ms": first,
+        "dom_content_loaded_ms": scripts_done,
     }
 
 
@@ -183,14 +187,15 @@ def main() -> None:
           f"{os.cpu_count()} CPUs")  # fmt: skip
     print(f"command: .venv/bin/python bench/page.py --seconds {args.seconds:g}")
     print("| page | main thread busy | fps | long tasks after first numbers (longest ms) "
-          "| JS heap 5 s → end MiB | first GPU numbers ms |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+          "| JS heap 5 s → end MiB | DOMContentLoaded ms | first GPU numbers ms |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, r in results.items():
         first = "–" if r["first_numbers_ms"] is None else f"{r['first_numbers_ms']:.0f}"
+        dcl = "–" if not r["dom_content_loaded_ms"] else f"{r['dom_content_loaded_ms']:.0f}"
         print(
             f"| {name} | {r['busy']:.1%} | {r['fps']:.0f} | {r['long_after_first']} "
             f"({r['longest_after_first_ms']:.0f}) | {r['heap5_mib']:.1f} → {r['heap_end_mib']:.1f} "
-            f"| {first} |"
+            f"| {dcl} | {first} |"
         )
 
 

@@ -241,7 +241,10 @@ export class GpuStreamClient {
       return;
     }
     this.connection = next;
-    this.scheduleFlush();
+    // A change of connection state (e.g. the first data arriving) is shown at once: it is
+    // rare, and waiting out the render throttle here only delays the first numbers.
+    this.clearTimer('flushTimer');
+    this.flush();
   }
 
   private scheduleFlush(minWait = 0): void {

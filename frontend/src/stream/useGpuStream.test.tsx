@@ -57,6 +57,16 @@ describe('useGpuStream', () => {
     expect(state().lastMessageAt).toBe(Date.now());
   });
 
+  it('shows the first data at once, without waiting out the render throttle', async () => {
+    const { state } = setup();
+    await advance(50); // the "connecting" state was just rendered: the throttle window is open
+    act(() => FakeWebSocket.last.open());
+    await serverSends(helloMsg([telemetryMsg(1)]));
+    // No timer advanced: the hello is on screen in the same tick it arrived.
+    expect(state().connection).toBe('live');
+    expect(state().gpus).toHaveLength(2);
+  });
+
   it('renders at most 5 times a second however fast messages come', async () => {
     const { renders, state } = setup();
     act(() => FakeWebSocket.last.open());
