@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gpulens.core.metrics.processes import ProcessResolver, PsutilResolver, sanitize_name
-from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
-from gpulens.core.metrics.providers.tools import Runner, find_binary, first_line, run_process
+from gpulens.core.metrics.processes import ProcessResolver, sanitize_name
+from gpulens.core.metrics.providers.base import ProviderError
+from gpulens.core.metrics.providers.tools import Runner, ToolProvider, first_line, run_process
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
 from gpulens.core.metrics.units import clamp_percent, clock_event_reasons
 
@@ -174,10 +173,12 @@ def apps_from_rows(rows: list[dict[str, str | None]]) -> list[AppRow]:
     return apps
 
 
-class NvidiaSmiProvider:
+class NvidiaSmiProvider(ToolProvider):
     """Samples through ``nvidia-smi --query-gpu`` and ``--query-compute-apps``."""
 
     name = "nvidia-smi"
+    binary_name = "nvidia-smi"
+    error = NvidiaSmiError
 
     def __init__(
         self,
@@ -186,31 +187,11 @@ class NvidiaSmiProvider:
         runner: Runner = run_process,
         resolver: ProcessResolver | None = None,
     ) -> None:
-        self._binary = find_binary(binary, "nvidia-smi")
-        self._timeout = timeout
-        self._run = runner
-        self._resolve = resolver if resolver is not None else PsutilResolver()
+        super().__init__(binary, timeout, runner, resolver)
         self._fields = GPU_FIELDS_FULL
         self._cuda: str | None = None
-        try:
-            gpus = self._query_gpus()
-        except ProviderError as exc:
-            raise ProviderUnavailable(str(exc)) from exc
-        if not gpus:
-            raise ProviderUnavailable("nvidia-smi: no GPU listed")
+        self._check_opens(self._query_gpus)
         self._cuda = self._read_cuda()
-
-    def close(self) -> None:
-        return None
-
-    def _exec(self, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [self._binary, *args]
-        try:
-            return self._run(argv, self._timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise NvidiaSmiError(f"nvidia-smi did not answer within {self._timeout:g} s") from exc
-        except OSError as exc:
-            raise NvidiaSmiError(f"nvidia-smi could not be run: {exc.strerror or exc}") from exc
 
     def _read_cuda(self) -> str | None:
         try:

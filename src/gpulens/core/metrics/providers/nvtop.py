@@ -21,12 +21,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
 from typing import Any
 
-from gpulens.core.metrics.processes import ProcessResolver, PsutilResolver, sanitize_name
-from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
-from gpulens.core.metrics.providers.tools import Runner, find_binary, first_line, run_process
+from gpulens.core.metrics.processes import ProcessResolver, sanitize_name
+from gpulens.core.metrics.providers.base import ProviderError
+from gpulens.core.metrics.providers.tools import Runner, ToolProvider, first_line, run_process
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
 from gpulens.core.metrics.units import bytes_to_mib, clamp_percent
 
@@ -176,10 +175,12 @@ def gpus_from_snapshot(items: list[dict[str, Any]], resolve: ProcessResolver) ->
     return gpus
 
 
-class NvtopProvider:
+class NvtopProvider(ToolProvider):
     """Samples through ``nvtop -s`` (one process per sample, ~75 ms on an H200)."""
 
     name = "nvtop"
+    binary_name = "nvtop"
+    error = NvtopError
 
     def __init__(
         self,
@@ -188,27 +189,11 @@ class NvtopProvider:
         runner: Runner = run_process,
         resolver: ProcessResolver | None = None,
     ) -> None:
-        self._binary = find_binary(binary, "nvtop")
-        self._timeout = timeout
-        self._run = runner
-        self._resolve = resolver if resolver is not None else PsutilResolver()
-        try:
-            gpus = self.sample()
-        except ProviderError as exc:
-            raise ProviderUnavailable(str(exc)) from exc
-        if not gpus:
-            raise ProviderUnavailable("nvtop: no GPU listed")
-
-    def close(self) -> None:
-        return None
+        super().__init__(binary, timeout, runner, resolver)
+        self._check_opens(self.sample)
 
     def sample(self) -> list[GpuInfo]:
-        try:
-            result = self._run([self._binary, "-s"], self._timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise NvtopError(f"nvtop did not answer within {self._timeout:g} s") from exc
-        except OSError as exc:
-            raise NvtopError(f"nvtop could not be run: {exc.strerror or exc}") from exc
+        result = self._exec("-s")
         output = result.stdout or ""
         if result.returncode != 0 or not output.lstrip().startswith("["):
             text = output + (result.stderr or "")

@@ -10,7 +10,8 @@ import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gpulens.core.metrics.providers.base import ProviderUnavailable
+from gpulens.core.metrics.processes import ProcessResolver, PsutilResolver
+from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
 
 Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]
 
@@ -60,3 +61,45 @@ def first_line(result: subprocess.CompletedProcess[str]) -> str:
             if line.strip():
                 return line.strip()[:200]
     return f"exit status {result.returncode}"
+
+
+class ToolProvider:
+    """What the command-line providers share: finding the binary, running it, opening."""
+
+    name: str
+    binary_name: str
+    error: type[ProviderError] = ProviderError
+
+    def __init__(
+        self,
+        binary: str | None = None,
+        timeout: float = 5.0,
+        runner: Runner = run_process,
+        resolver: ProcessResolver | None = None,
+    ) -> None:
+        self._binary = find_binary(binary, self.binary_name)
+        self._timeout = timeout
+        self._run = runner
+        self._resolve = resolver if resolver is not None else PsutilResolver()
+
+    def _check_opens(self, first: Callable[[], Sequence[object]]) -> None:
+        """A first read must work and list a GPU, or the source is unavailable."""
+        try:
+            gpus = first()
+        except ProviderError as exc:
+            raise ProviderUnavailable(str(exc)) from exc
+        if not gpus:
+            raise ProviderUnavailable(f"{self.binary_name}: no GPU listed")
+
+    def _exec(self, *args: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return self._run([self._binary, *args], self._timeout)
+        except subprocess.TimeoutExpired as exc:
+            message = f"{self.binary_name} did not answer within {self._timeout:g} s"
+            raise self.error(message) from exc
+        except OSError as exc:
+            message = f"{self.binary_name} could not be run: {exc.strerror or exc}"
+            raise self.error(message) from exc
+
+    def close(self) -> None:
+        return None
