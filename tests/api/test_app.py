@@ -225,4 +225,5 @@ def test_health_without_any_gpu_source_lists_the_reasons() -> None:
         body = c.get("/api/health").json()
     assert body["status"] == "degraded"
     assert body["provider"] is None
+    assert body["reason"] == "no GPU source found (see unavailable)"
     assert body["unavailable"] == reasons

@@ -154,7 +154,12 @@ class Sampler:
     def _status(self, gpus: list[GpuInfo], name: str | None) -> ProviderStatus:
         unavailable = self.selection.unavailable
         if name is None:
-            return ProviderStatus(state="unavailable", provider=None, unavailable=unavailable)
+            return ProviderStatus(
+                state="unavailable",
+                provider=None,
+                reason="no GPU source found (see unavailable)",
+                unavailable=unavailable,
+            )
         failed = [g for g in gpus if g.status == "failed"]
         if failed:
             reason = "; ".join(f"GPU {g.id}: {g.error}" for g in failed)
