@@ -28,6 +28,9 @@ from pathlib import Path
 import httpx
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TIMESTAMP = re.compile(rb'"timestamp":"([^"]+)"')
@@ -95,14 +98,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(kind: str, recording: Path, port: int) -> subprocess.Popen[bytes]:

@@ -32,11 +32,11 @@ import httpx
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fanout import eight_gpu_recording, free_port
+from common import free_port, gpulens_server
+from fanout import eight_gpu_recording
 
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "frontend" / "dist"
-BIN = Path(sys.executable).parent
 BLANK = "data:text/html,<!doctype html><title>blank</title><body style='background:%23070a14'>"
 
 PROBE = """
@@ -172,24 +172,8 @@ def main() -> None:
         raise SystemExit("frontend/dist is missing: run `make build` first")
     with tempfile.TemporaryDirectory() as tmp:
         recording = eight_gpu_recording(Path(tmp) / "eight.jsonl.gz")
-        port = free_port()
-        env = {
-            **os.environ, "TELEMETRY_PROVIDER": "replay", "REPLAY_FILE": str(recording),
-            "POLL_INTERVAL_MS": "250", "PORT": str(port), "STATIC_DIR": str(DIST),
-            "LOG_LEVEL": "WARNING",
-        }  # fmt: skip
-        server = subprocess.Popen([str(BIN / "gpulens"), "serve"], env=env)
-        try:
-            for _ in range(100):
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        with gpulens_server(REPLAY_FILE=str(recording), STATIC_DIR=str(DIST)) as (port, _):
             results = asyncio.run(run(port, args.seconds))
-        finally:
-            server.terminate()
-            server.wait(10)
     print(f"# page: 8 GPUs, 4 updates/s, {args.seconds:g} s, headless Chromium 1440×900, "
           f"{os.cpu_count()} CPUs")  # fmt: skip
     print(f"command: .venv/bin/python bench/page.py --seconds {args.seconds:g}")

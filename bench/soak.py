@@ -15,7 +15,6 @@ import asyncio
 import os
 import random
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,16 +23,8 @@ import httpx
 import psutil
 from websockets.asyncio.client import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import gpulens_server
 
 
 async def churn(port: int, stop: float, counts: list[int]) -> None:
@@ -83,19 +74,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--clients", type=int, default=200)
     args = parser.parse_args()
-    port = free_port()
-    env = {
-        **os.environ, "TELEMETRY_PROVIDER": "replay", "POLL_INTERVAL_MS": "250",
-        "PORT": str(port), "LOG_LEVEL": "WARNING", "WS_MAX_CLIENTS": "1000",
-    }  # fmt: skip
-    server = subprocess.Popen([str(BIN / "gpulens"), "serve"], env=env, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with gpulens_server(WS_MAX_CLIENTS="1000") as (port, server):
         print(
             f"# soak: {args.clients} clients churning for {args.minutes:g} min, {os.cpu_count()} CPUs"
         )
@@ -107,9 +86,6 @@ def main() -> None:
         )
         print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         asyncio.run(soak(port, psutil.Process(server.pid), args.minutes, args.clients))
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 if __name__ == "__main__":
