@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gpulens.core.metrics.processes import ProcessResolver, sanitize_name
+from gpulens.core.metrics.processes import sanitize_name
 from gpulens.core.metrics.providers.base import ProviderError
-from gpulens.core.metrics.providers.tools import Runner, ToolProvider, first_line, run_process
+from gpulens.core.metrics.providers.tools import ToolProvider, first_line
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
 from gpulens.core.metrics.units import clamp_percent, clock_event_reasons
 
@@ -180,14 +180,7 @@ class NvidiaSmiProvider(ToolProvider):
     binary_name = "nvidia-smi"
     error = NvidiaSmiError
 
-    def __init__(
-        self,
-        binary: str | None = None,
-        timeout: float = 5.0,
-        runner: Runner = run_process,
-        resolver: ProcessResolver | None = None,
-    ) -> None:
-        super().__init__(binary, timeout, runner, resolver)
+    def _open(self) -> None:
         self._fields = GPU_FIELDS_FULL
         self._cuda: str | None = None
         self._check_opens(self._query_gpus)

@@ -25,7 +25,7 @@ from typing import Any
 
 from gpulens.core.metrics.processes import ProcessResolver, sanitize_name
 from gpulens.core.metrics.providers.base import ProviderError
-from gpulens.core.metrics.providers.tools import Runner, ToolProvider, first_line, run_process
+from gpulens.core.metrics.providers.tools import ToolProvider, first_line
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
 from gpulens.core.metrics.units import bytes_to_mib, clamp_percent
 
@@ -182,14 +182,7 @@ class NvtopProvider(ToolProvider):
     binary_name = "nvtop"
     error = NvtopError
 
-    def __init__(
-        self,
-        binary: str | None = None,
-        timeout: float = 5.0,
-        runner: Runner = run_process,
-        resolver: ProcessResolver | None = None,
-    ) -> None:
-        super().__init__(binary, timeout, runner, resolver)
+    def _open(self) -> None:
         self._check_opens(self.sample)
 
     def sample(self) -> list[GpuInfo]:

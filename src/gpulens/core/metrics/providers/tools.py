@@ -81,6 +81,11 @@ class ToolProvider:
         self._timeout = timeout
         self._run = runner
         self._resolve = resolver if resolver is not None else PsutilResolver()
+        self._open()
+
+    def _open(self) -> None:
+        """Prove the source works (``_check_opens``); raise ``ProviderUnavailable`` if not."""
+        raise NotImplementedError
 
     def _check_opens(self, first: Callable[[], Sequence[object]]) -> None:
         """A first read must work and list a GPU, or the source is unavailable."""
