@@ -1,7 +1,7 @@
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { helloMsg, rawNoSource, telemetryMsg } from '../test/payloads';
+import { helloMsg, rawNoSource, rawNvtop, telemetryMsg } from '../test/payloads';
 import { streamFrom } from '../test/stream';
 import { Dashboard } from './Dashboard';
 
@@ -34,6 +34,16 @@ describe('Dashboard', () => {
     expect(screen.getAllByTestId('gpu-card')).toHaveLength(2);
     expect(screen.getByTestId('replay-banner')).toHaveTextContent('recorded demo data');
     expect(screen.queryByTestId('connection-banner')).toBeNull();
+  });
+
+  it('keys a GPU without a uuid as the backend does, so its gpuRemoved removes the card', () => {
+    const nvtop = { ...rawNvtop(), seq: 1 };
+    const { rerender } = render(<Dashboard {...streamFrom([helloMsg([nvtop], {}, 'nvtop')])} />);
+    expect(screen.getByTestId('gpu-card')).toHaveAttribute('data-gpu-key', 'index:0');
+    const removed = { type: 'gpuRemoved', seq: 2, timestamp: '2026-11-28T04:00:01.000Z', uuid: 'index:0', id: 0, name: 'NVIDIA H100 80GB HBM3' };
+    rerender(<Dashboard {...streamFrom([helloMsg([nvtop], {}, 'nvtop'), removed])} />);
+    expect(screen.queryAllByTestId('gpu-card')).toHaveLength(0);
+    expect(screen.getByTestId('live-region')).toHaveTextContent(/removed/i);
   });
 
   it('flags the hottest GPU in words when it is warm or hot', () => {

@@ -2,7 +2,7 @@ import { render, screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { Gpu, Process } from '../api/types';
 import { DEFAULT_THRESHOLDS } from '../lib/thresholds';
-import type { GpuEntry, HistoryPoint } from '../stream/model';
+import { gpuKey, type GpuEntry, type HistoryPoint } from '../stream/model';
 import { nvtopSample, replayGpu } from '../test/payloads';
 import { GpuCard } from './GpuCard';
 
@@ -13,7 +13,7 @@ const history: HistoryPoint[] = Array.from({ length: 40 }, (_, i) => ({
 }));
 
 function renderCard(gpu: Gpu, points: HistoryPoint[] = history) {
-  const entry: GpuEntry = { key: gpu.uuid ?? `id:${gpu.id}`, gpu, history: points };
+  const entry: GpuEntry = { key: gpuKey(gpu), gpu, history: points };
   render(<GpuCard entry={entry} thresholds={DEFAULT_THRESHOLDS} index={0} />);
   return screen.getByTestId('gpu-card');
 }
@@ -53,7 +53,7 @@ describe('GpuCard', () => {
 
   it('shows a partial GPU (nvtop: no uuid, memory, power limit or processes) as "not reported", never 0', () => {
     const card = renderCard(nvtopSample().gpus[0]!, []);
-    expect(card).toHaveAttribute('data-gpu-key', 'id:0');
+    expect(card).toHaveAttribute('data-gpu-key', 'index:0'); // the key gpuRemoved carries
     expect(card).toHaveTextContent('no UUID reported');
     expect(within(card).getByRole('group', { name: 'Memory used not reported' })).toBeInTheDocument();
     expect(within(card).getAllByLabelText('memory used not reported')[0]).toHaveTextContent('—');

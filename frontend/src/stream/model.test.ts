@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../api/guards';
 import type { Message } from '../api/types';
 import { helloMsg, rawNvtop, telemetryMsg } from '../test/payloads';
-import { StreamModel } from './model';
+import { gpuKey, StreamModel } from './model';
 
 const msg = (value: unknown): Message => {
   const r = parseMessage(JSON.stringify(value));
@@ -61,10 +61,28 @@ describe('StreamModel', () => {
     expect(model.snapshot().gpus[0]!.history).toHaveLength(1);
   });
 
-  it('keys GPUs without a uuid by index (nvtop)', () => {
+  it('keys GPUs without a uuid by index, as the backend does (nvtop)', () => {
     const model = new StreamModel();
     model.apply(msg({ ...rawNvtop(), seq: 1 }), 0);
-    expect(model.snapshot().gpus.map((g) => g.key)).toEqual(['id:0']);
+    expect(model.snapshot().gpus.map((g) => g.key)).toEqual(['index:0']);
+    expect(gpuKey({ uuid: null, id: 3 })).toBe('index:3');
+    expect(gpuKey({ uuid: 'GPU-1', id: 3 })).toBe('GPU-1');
+  });
+
+  it('removes a GPU without a uuid on the gpuRemoved the backend sends for it ("index:N")', () => {
+    const model = new StreamModel();
+    const twoNvtop = (seq: number) => {
+      const t = { ...rawNvtop(), seq } as Record<string, unknown> & { gpus: Record<string, unknown>[] };
+      t.gpus = [t.gpus[0]!, { ...t.gpus[0]!, id: 1 }];
+      return msg(t);
+    };
+    model.apply(twoNvtop(1), 0);
+    expect(model.snapshot().gpus.map((g) => g.key)).toEqual(['index:0', 'index:1']);
+    const removed = { type: 'gpuRemoved', seq: 2, timestamp: '2026-11-28T04:00:00.500Z', uuid: 'index:0', id: 0, name: 'NVIDIA H100 80GB HBM3' };
+    model.apply(msg(removed), 99);
+    const snap = model.snapshot();
+    expect(snap.gpus.map((g) => g.key)).toEqual(['index:1']);
+    expect(snap.lastEvent).toMatchObject({ kind: 'gpuRemoved', key: 'index:0', id: 0 });
   });
 
   it('drops a GPU on gpuRemoved and on its absence from telemetry', () => {

@@ -15,7 +15,7 @@ export interface HistoryPoint {
 }
 
 export interface GpuEntry {
-  /** Stable key: the uuid, or `id:N` when the source gives none (nvtop). */
+  /** Stable key: `gpuKey(gpu)`, the same one `gpuAdded`/`gpuRemoved` carry as `uuid`. */
   readonly key: string;
   readonly gpu: Gpu;
   readonly history: readonly HistoryPoint[];
@@ -45,7 +45,12 @@ export interface ModelSnapshot {
   readonly serverError: { readonly code: string; readonly message: string } | null;
 }
 
-export const gpuKey = (gpu: Pick<Gpu, 'uuid' | 'id'>): string => gpu.uuid ?? `id:${gpu.id}`;
+/**
+ * A GPU's key, as the backend gives it: its uuid, or `index:N` when the source
+ * has none (nvtop). `gpuAdded`/`gpuRemoved` carry this very string as `uuid`,
+ * so a removal finds the card it means (docs/protocol.md).
+ */
+export const gpuKey = (gpu: Pick<Gpu, 'uuid' | 'id'>): string => gpu.uuid ?? `index:${gpu.id}`;
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -177,7 +182,7 @@ export class StreamModel {
   }
 
   private gpuChange(message: GpuChangeMsg, now: number): void {
-    const key = message.uuid;
+    const key = message.uuid; // already gpuKey() form: the uuid, or `index:N`
     this.lastEvent = { kind: message.type, key, id: message.id, name: message.name, at: now };
     if (message.type === 'gpuRemoved') {
       this.tracks.delete(key);
