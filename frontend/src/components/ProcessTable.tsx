@@ -1,9 +1,37 @@
 import { memo } from 'react';
 import type { Process } from '../api/types';
 import { memShort } from '../lib/format';
-import { topProcesses } from '../lib/processes';
+import { processBaseName, topProcesses } from '../lib/processes';
 import { Value } from './Value';
 
+/**
+ * A process name, always as text. An absolute path shows its last part; the
+ * full name is the cell's tooltip and what a screen reader reads (the
+ * sr-only copy comes first so that, absolutely placed, it sits at the cell's
+ * left edge however long the visible part is).
+ */
+function ProcessName({ name }: { name: string | null }) {
+  if (name === null) {
+    return (
+      <td className="py-1.5 font-sans text-ink-3">
+        <span title="name not reported">—</span>
+      </td>
+    );
+  }
+  const shown = processBaseName(name);
+  return (
+    <td className="truncate py-1.5 font-sans font-medium text-ink" title={name}>
+      {shown === name ? (
+        name
+      ) : (
+        <>
+          <span className="sr-only">{name}</span>
+          <span aria-hidden="true">{shown}</span>
+        </>
+      )}
+    </td>
+  );
+}
 
 function ProcessTableImpl({ processes, gpuLabel }: { processes: readonly Process[]; gpuLabel: string }) {
   if (processes.length === 0) {
@@ -25,9 +53,7 @@ function ProcessTableImpl({ processes, gpuLabel }: { processes: readonly Process
         {shown.map((p) => (
           <tr key={p.pid} className="border-t border-white/[0.06]">
             <td className="py-1.5 text-ink-2">{p.pid}</td>
-            <td className="truncate py-1.5 font-sans font-medium text-ink" title={p.name ?? undefined}>
-              {p.name ?? <span className="text-ink-3" title="name not reported">—</span>}
-            </td>
+            <ProcessName name={p.name} />
             <td className="truncate py-1.5 font-sans text-ink-2" title={p.user ?? undefined}>
               {p.user ?? <span className="text-ink-3" title="user not reported">—</span>}
             </td>

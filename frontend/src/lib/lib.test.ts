@@ -4,6 +4,7 @@ import { aggregate, share, statusSentence } from './aggregate';
 import { fixHint } from './fixHints';
 import { ago, gib, memShort, pct, pollRate, shortBus, shortName, shortUuid, sourceLabel, uptime, watts } from './format';
 import { gridColumns } from './layout';
+import { processBaseName } from './processes';
 import { summarise } from './sparkline';
 import { tempLevel, thresholdsFrom } from './thresholds';
 
@@ -89,5 +90,25 @@ describe('layout and chart text', () => {
       'Utilization over the last 30 s: now 50 %, min 10 %, max 50 %',
     );
     expect(summarise([], 'mem', 'Memory used')).toBe('Memory used: not reported');
+  });
+});
+
+describe('process names', () => {
+  it.each([
+    ['/usr/bin/python3.11', 'python3.11'],
+    ['/opt/conda/envs/x/bin/python', 'python'],
+    ['/python', 'python'],
+    ['python3', 'python3'],
+    ['<script>alert(1)</script>', '<script>alert(1)</script>'], // not a path: never "script>"
+    ['<img src=x onerror=alert(1)>', '<img src=x onerror=alert(1)>'],
+    ['my job, "v2"', 'my job, "v2"'],
+    ['bin/python', 'bin/python'], // relative: shown as sent
+    ['/srv/a b/run <x>', 'run <x>'],
+    ['/usr/bin/', '/usr/bin/'], // nothing after the last slash: the whole text
+    ['/', '/'],
+    ['', ''],
+    ['/tmp/\ufffdbad\ufffd', '\ufffdbad\ufffd'],
+  ])('%j → %j', (name, shown) => {
+    expect(processBaseName(name)).toBe(shown);
   });
 });

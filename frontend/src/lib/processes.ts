@@ -9,3 +9,15 @@ export function topProcesses(processes: readonly Process[], n = TOP): { shown: P
   );
   return { shown: sorted.slice(0, n), more: Math.max(0, sorted.length - n) };
 }
+
+/**
+ * What the process table shows for a name: the last part of an absolute path
+ * (`/opt/conda/envs/x/bin/python` → `python`), anything else as it is. Only a
+ * name that starts with `/` is a path, so `<script>alert(1)</script>` stays
+ * whole; a path that ends in `/` (nothing after it) stays whole too.
+ */
+export function processBaseName(name: string): string {
+  if (!name.startsWith('/')) return name;
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  return base === '' ? name : base;
+}
