@@ -79,6 +79,8 @@ describe('Dashboard', () => {
     expect(items[1]).toHaveTextContent('nvidia-smi: not found on PATH');
     expect(items[1]).toHaveTextContent('comes with the NVIDIA driver');
     expect(items[2]).toHaveTextContent('nvtop 3.2 or newer');
+    expect(panel).toHaveTextContent('tried every GPU source');
+    expect(panel).toHaveTextContent('make demo');
     // Host metrics keep flowing; no hero or cards.
     expect(screen.getByRole('region', { name: 'Host system' })).toBeInTheDocument();
     expect(screen.queryAllByTestId('gpu-card')).toHaveLength(0);
