@@ -132,6 +132,22 @@ describe('Dashboard', () => {
     expect(screen.getByTestId('provider-banner')).toHaveTextContent('NVML calls time out');
   });
 
+  it('shows a very long provider reason whole, wrapping inside the banner', () => {
+    const reason = 'R'.repeat(400);
+    render(<Dashboard {...replayStream({ status: { state: 'degraded', provider: 'nvml', reason, unavailable: {} } })} />);
+    const banner = screen.getByTestId('provider-banner');
+    const text = within(banner).getByText(reason);
+    expect(text).toHaveClass('wrap-anywhere');
+  });
+
+  it('shows a very long server message whole in the reconnect banner, wrapping', () => {
+    const message = 'M'.repeat(400);
+    render(<Dashboard {...replayStream({ connection: 'reconnecting', failures: 1, serverError: { code: 'closed', message } })} />);
+    const banner = screen.getByTestId('connection-banner');
+    expect(banner).toHaveTextContent(`Server said: ${message}`);
+    expect(within(banner).getByText(new RegExp(message))).toHaveClass('wrap-anywhere');
+  });
+
   it('announces connection changes once in a single polite live region, not data updates', () => {
     const first = replayStream();
     const { rerender } = render(<Dashboard {...first} />);

@@ -74,6 +74,15 @@ describe('GpuCard', () => {
     expect(within(card).queryByRole('group', { name: /Utilization/ })).toBeNull();
   });
 
+  it('shows a very long error whole, as text that wraps inside the card', () => {
+    const error = `NVML: ${'E'.repeat(400)} <b>not markup</b>`;
+    const card = renderCard(replayGpu({ status: 'failed', error, utilization: null }));
+    const text = within(card).getByTestId('gpu-error');
+    expect(text.textContent).toBe(error);
+    expect(text).toHaveClass('wrap-anywhere'); // overflow-wrap:anywhere: no sideways overflow at 375 px
+    expect(card.querySelector('b')).toBeNull();
+  });
+
   it.each([
     [69, null, 'ok'],
     [70, null, 'warm'],

@@ -112,11 +112,13 @@ function Header({ gpu, right }: { gpu: Gpu; right: ReactNode }) {
 
 function FailedBody({ gpu }: { gpu: Gpu }) {
   return (
-    <div className="flex flex-col gap-3 rounded-xl border border-hot/30 bg-hot/[0.07] p-4">
+    <div className="flex min-w-0 flex-col gap-3 rounded-xl border border-hot/30 bg-hot/[0.07] p-4">
       <p className="flex items-center gap-2 font-display text-lg font-semibold text-hot-ink">
         <TriangleAlert size={20} aria-hidden="true" /> This GPU stopped answering
       </p>
-      <p className="text-sm text-ink">{gpu.error ?? 'The driver reported an error for this GPU.'}</p>
+      <p className="text-sm text-ink wrap-anywhere" data-testid="gpu-error">
+        {gpu.error ?? 'The driver reported an error for this GPU.'}
+      </p>
       <p className="text-sm text-ink-2">
         The other GPUs keep reporting. Check <code className="text-ink">nvidia-smi</code> and the
         kernel log (<code className="text-ink">dmesg | grep -i xid</code>); a lost GPU usually needs a reset or

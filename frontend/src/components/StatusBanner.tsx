@@ -40,8 +40,9 @@ function Bar({ tone, icon, title, children, action, testId, compact = false }: {
       <div className="flex min-w-0 flex-1 items-start gap-3 sm:items-center">
         <span className="mt-0.5 shrink-0 sm:mt-0">{icon}</span>
         <div className="min-w-0">
-          <p className="font-display text-base font-semibold text-ink">{title}</p>
-          {children && <p className={`text-sm text-ink-2 ${compact ? 'hidden sm:block' : ''}`}>{children}</p>}
+          <p className="font-display text-base font-semibold text-ink wrap-anywhere">{title}</p>
+          {/* Reasons come from the server and can be long, unbroken text: wrap anywhere rather than overflow. */}
+          {children && <p className={`text-sm text-ink-2 wrap-anywhere ${compact ? 'hidden sm:block' : ''}`}>{children}</p>}
         </div>
       </div>
       {action}
