@@ -2,37 +2,32 @@
 
 PIDs reported by the GPU driver are host PIDs. Inside a container that does
 not share the host PID namespace they cannot be resolved: the name stays
-``None`` rather than a guess. Only the executable's basename is kept, never
+``None`` rather than a guess. Only the executable's name is kept, never
 the command line or the environment.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import psutil
 
-MAX_NAME_LENGTH = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+from gpulens.core.metrics.text import clean_name
+
+MAX_NAME_LENGTH = 256  # a full path; the page shows its basename, the whole text on hover
+MAX_USER_LENGTH = 32
 
 
 def sanitize_name(raw: str | None, limit: int = MAX_NAME_LENGTH) -> str | None:
-    """Basename, control and bidi characters stripped, capped; ``None`` when nothing is left."""
-    if raw is None:
-        return None
-    text = raw
-    if len(text) > limit * 16 and "/" in text:
-        text = text.rstrip("/").rsplit("/", 1)[-1]  # a long path: keep its last part
-    text = text[: limit * 16]  # bound the work on hostile input before any regex
-    text = _CONTROL.sub("", text).strip()
-    if "/" in text:
-        text = text.rstrip("/").rsplit("/", 1)[-1]
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text or None
+    """The name as the source gave it (a full path where it gives one), made safe to show.
+
+    Terminal escapes and runs of control or bidi characters become one U+FFFD,
+    the length is capped (a path keeps its end); ``None`` when nothing is left.
+    Never cut at ``/``: ``<script>alert(1)</script>`` is a name, not a path.
+    """
+    return clean_name(raw, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +78,6 @@ class PsutilResolver:
     @staticmethod
     def _user(proc: psutil.Process) -> str | None:
         try:
-            return sanitize_name(proc.username(), limit=32)
+            return sanitize_name(proc.username(), limit=MAX_USER_LENGTH)
         except (psutil.Error, OSError, KeyError):
             return None

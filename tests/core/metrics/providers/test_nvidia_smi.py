@@ -31,6 +31,7 @@ from ..conftest import H200_UUID, FakeResolver
 from .conftest import (
     CAPTURED_APP_FIELDS,
     MISSING_TOKENS,
+    Answer,
     FakeRunner,
     captured_row,
     line_for,
@@ -132,7 +133,7 @@ def test_process_name_with_commas_is_kept_whole() -> None:
     text = f"483, 9194, {H200_UUID}, /opt/my,app/python3, --flag, x\n"
     [app] = apps_from_rows(parse_csv(text, APP_FIELDS))
     assert (app.pid, app.used_memory_mib, app.gpu_uuid) == (483, 9194, H200_UUID)
-    assert app.name == "python3, --flag, x"
+    assert app.name == "/opt/my,app/python3, --flag, x"  # the full path, commas and all
 
 
 @pytest.mark.parametrize("cut", [10, 40, 120])
@@ -344,3 +345,193 @@ def test_fuzz_apps_csv_parses_or_raises_nvidia_smi_error(text: str) -> None:
     except NvidiaSmiError:
         return
     assert all(a.pid >= 0 for a in apps)
+
+
+# -- faults: a lost GPU among working ones, hostile process names ------------------------------
+
+LOST = (
+    "Unable to determine the device handle for GPU{bus}: GPU is lost.  "
+    "Reboot the system to recover this GPU"
+)
+
+
+def _gpu_line(capture: Any, index: int, bus: str) -> str:
+    row = dict(captured_row(capture))
+    row.update({"index": str(index), "uuid": f"GPU-0000000{index}-aaaa", "pci.bus_id": bus})
+    return line_for(row, GPU_FIELDS_FULL)
+
+
+def _bus(n: int) -> str:
+    return f"00000000:{0x10 + n:02X}:00.0"
+
+
+def _lost_answer(
+    capture: Any, healthy: list[int], lost: list[int], where: str = "stdout"
+) -> Answer:
+    """nvidia-smi with GPUs ``lost`` fallen off the bus: exit 15, their rows replaced by a line."""
+    apps = f"483, 9194, GPU-0000000{healthy[0]}-aaaa, /usr/bin/python3\n" if healthy else ""
+
+    def answer(argv: list[str]) -> tuple[int, str, str]:
+        query = query_of(argv)
+        lost_lines = "".join(LOST.format(bus=_bus(i)[4:]) + "\n" for i in lost)
+        if query.startswith("--query-gpu="):
+            rows = "".join(_gpu_line(capture, i, _bus(i)) + "\n" for i in healthy)
+            if where == "stdout":
+                return (15 if lost else 0), lost_lines + rows, ""
+            return (15 if lost else 0), rows, lost_lines
+        if query.startswith("--query-compute-apps="):
+            return (15 if lost else 0), lost_lines + apps, ""
+        return 0, capture.text("nvidia-smi.txt"), ""
+
+    return answer
+
+
+@pytest.mark.parametrize("where", ["stdout", "stderr"])
+def test_one_lost_gpu_of_two_fails_alone(binary: str, h200_loaded: Any, where: str) -> None:
+    runner = FakeRunner(_lost_answer(h200_loaded, healthy=[1], lost=[0], where=where))
+    provider = NvidiaSmiProvider(binary, runner=runner, resolver=FakeResolver(user="bob"))
+    lost, healthy = provider.sample()
+    assert (healthy.id, healthy.status, healthy.utilization) == (1, "ok", 43)
+    assert [(p.pid, p.name) for p in healthy.processes] == [(483, "/usr/bin/python3")]
+    assert (lost.id, lost.status, lost.pci_bus_id) == (0, "failed", "00000000:10:00.0")
+    assert lost.error == "GPU is lost. Reboot the system to recover this GPU"
+    assert lost.utilization is None and lost.processes == []
+
+
+def test_one_lost_gpu_of_eight_takes_its_place_in_bus_order(binary: str, h200_loaded: Any) -> None:
+    runner = FakeRunner(_lost_answer(h200_loaded, healthy=[0, 1, 2, 3, 4, 6, 7], lost=[5]))
+    gpus = NvidiaSmiProvider(binary, runner=runner, resolver=FakeResolver()).sample()
+    assert [g.id for g in gpus] == list(range(8))
+    assert [g.status for g in gpus] == ["ok"] * 5 + ["failed"] + ["ok"] * 2
+    assert gpus[5].pci_bus_id == _bus(5)
+
+
+def test_a_gpu_seen_before_keeps_its_identity_when_lost(binary: str, h200_loaded: Any) -> None:
+    runner = FakeRunner(_lost_answer(h200_loaded, healthy=[0, 1], lost=[]))
+    provider = NvidiaSmiProvider(binary, runner=runner, resolver=FakeResolver())
+    runner.answer = _lost_answer(h200_loaded, healthy=[1], lost=[0])
+    lost, _ = provider.sample()
+    assert (lost.id, lost.uuid, lost.name, lost.status) == (
+        0,
+        "GPU-00000000-aaaa",
+        "NVIDIA H200",
+        "failed",
+    )
+    assert lost.memory_total == 143771
+
+
+def test_the_only_gpu_lost_opens_and_shows_it_failed_with_the_reason(
+    binary: str, h200_loaded: Any
+) -> None:
+    runner = FakeRunner(_lost_answer(h200_loaded, healthy=[], lost=[0]))
+    [gpu] = NvidiaSmiProvider(binary, runner=runner).sample()
+    assert (gpu.id, gpu.status) == (0, "failed")
+    assert gpu.error is not None and "GPU is lost" in gpu.error
+    assert not any("--query-compute-apps" in query_of(c) for c in runner.calls[-1:])
+
+
+def test_a_failure_reason_is_never_a_data_row_or_escapes(binary: str, h200_loaded: Any) -> None:
+    row = _gpu_line(h200_loaded, 0, _bus(0))
+    runner = FakeRunner(lambda argv: (15, "\x1b[31mUnknown Error\x1b[0m\n", ""))
+    with pytest.raises(ProviderUnavailable) as caught:
+        NvidiaSmiProvider(binary, runner=runner)
+    assert str(caught.value) == "nvidia-smi: Unknown Error"
+    runner = FakeRunner(lambda argv: (15, row[:40] + "\n", ""))  # a cut row, nothing usable
+    with pytest.raises(ProviderUnavailable) as caught:
+        NvidiaSmiProvider(binary, runner=runner)
+    assert row[:20] not in str(caught.value)
+    assert "no usable row" in str(caught.value)
+
+
+HOSTILE_NAMES = {
+    "carriage return": "/tmp/job\rname",
+    "line feed": "/tmp/job\nname",
+    "line feed then a fake row": "job\n999, 1, GPU-zzz",
+    "escape sequence": "\x1b[2J\x1b[31mjob",
+    "bell": "job\x07",
+    "nul": "jo\x00b",
+    "10 KB": "x" * 10_240,
+    "html": "<script>alert(1)</script>",
+    "commas": "my,job,with,commas",
+    "quotes": "say \"hi\" 'there'",
+    "bidi": "train\u202eyp.exe",
+}
+
+
+@pytest.mark.parametrize("label", sorted(HOSTILE_NAMES))
+def test_one_odd_process_name_hides_no_other_process(
+    binary: str, h200_loaded: Any, label: str
+) -> None:
+    good = nvidia_smi_answer(h200_loaded)
+    odd = HOSTILE_NAMES[label]
+
+    def answer(argv: list[str]) -> tuple[int, str, str]:
+        if query_of(argv).startswith("--query-compute-apps"):
+            # What a real run gives after text decoding: CR as a line break (universal newlines).
+            text = f"483, 9194, {H200_UUID}, /usr/bin/python3\n500, 77, {H200_UUID}, {odd}\n"
+            text += f"484, 2696, {H200_UUID}, python3\n"
+            return 0, text.replace("\r", "\n"), ""
+        return good(argv)
+
+    [gpu] = NvidiaSmiProvider(binary, runner=FakeRunner(answer), resolver=FakeResolver()).sample()
+    by_pid = {p.pid: p for p in gpu.processes}
+    assert {483, 484, 500} <= set(by_pid)
+    name = by_pid[500].name
+    assert name is not None and len(name) <= 256
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c == "\u202e" for c in name)
+    assert by_pid[483].name == "/usr/bin/python3"
+    if label in ("html", "commas", "quotes"):
+        assert name == odd  # kept whole, never cut at a "/" or a comma
+
+
+def test_non_utf8_name_from_a_real_process(tmp_path: Path, h200_loaded: Any) -> None:
+    row = captured_row(h200_loaded)
+    (tmp_path / "gpu.csv").write_text(line_for(row, GPU_FIELDS_FULL) + "\n")
+    (tmp_path / "apps.csv").write_bytes(
+        f"483, 9194, {H200_UUID}, /opt/\xff\xfejob\n484, 1, {H200_UUID}, ok\n".encode("latin-1")
+    )
+    binary = _script(
+        tmp_path / "nvidia-smi",
+        f"""case "$1" in
+  --query-gpu=*) cat "{tmp_path}/gpu.csv" ;;
+  --query-compute-apps=*) cat "{tmp_path}/apps.csv" ;;
+esac
+""",
+    )
+    [gpu] = NvidiaSmiProvider(binary, resolver=FakeResolver()).sample()
+    names = {p.pid: p.name for p in gpu.processes}
+    assert names == {483: "/opt/\ufffdjob", 484: "ok"}  # undecodable bytes: one mark
+
+
+def test_a_malformed_process_row_costs_that_row_only_and_is_logged_once(
+    binary: str, h200_loaded: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = nvidia_smi_answer(h200_loaded)
+
+    def answer(argv: list[str]) -> tuple[int, str, str]:
+        if query_of(argv).startswith("--query-compute-apps"):
+            return 0, f"garbage without columns\n483, 9194, {H200_UUID}, python3\n", ""
+        return good(argv)
+
+    provider = NvidiaSmiProvider(binary, runner=FakeRunner(answer), resolver=FakeResolver())
+    with caplog.at_level("WARNING", logger="gpulens.nvidia_smi"):
+        for _ in range(5):
+            [gpu] = provider.sample()
+            assert [p.pid for p in gpu.processes] == [483]
+    skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 1
+    assert "process line 1" in skipped[0].getMessage()
+
+
+def test_a_gpu_row_without_index_costs_that_row_only(binary: str, h200_loaded: Any) -> None:
+    bad = ", ".join(["[N/A]"] * len(GPU_FIELDS_FULL))
+    good_line = _gpu_line(h200_loaded, 1, _bus(1))
+    runner = FakeRunner(
+        lambda argv: (
+            (0, f"{bad}\n{good_line}\n", "")
+            if query_of(argv).startswith("--query-gpu")
+            else (0, "", "")
+        )
+    )
+    [gpu] = NvidiaSmiProvider(binary, runner=runner).sample()
+    assert (gpu.id, gpu.status) == (1, "ok")

@@ -113,7 +113,7 @@ def test_nvtop_332_memory_encode_decode_and_processes() -> None:
     assert (train.name, train.user, train.type) == ("python3", "alice", "compute")
     assert (train.used_memory_mib, train.sm_utilization) == (9194, 40)
     assert (by_pid[4242].name, by_pid[4242].type, by_pid[4242].used_memory_mib) == (
-        "Xorg",
+        "/usr/bin/Xorg",  # the program as the command line names it, arguments dropped
         "graphics",
         100,
     )
