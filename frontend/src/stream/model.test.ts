@@ -72,9 +72,9 @@ describe('StreamModel', () => {
   it('removes a GPU without a uuid on the gpuRemoved the backend sends for it ("index:N")', () => {
     const model = new StreamModel();
     const twoNvtop = (seq: number) => {
-      const t = { ...rawNvtop(), seq } as Record<string, unknown> & { gpus: Record<string, unknown>[] };
-      t.gpus = [t.gpus[0]!, { ...t.gpus[0]!, id: 1 }];
-      return msg(t);
+      const t = rawNvtop();
+      const gpus = t.gpus as Record<string, unknown>[];
+      return msg({ ...t, seq, gpus: [gpus[0]!, { ...gpus[0]!, id: 1 }] });
     };
     model.apply(twoNvtop(1), 0);
     expect(model.snapshot().gpus.map((g) => g.key)).toEqual(['index:0', 'index:1']);
