@@ -12,9 +12,14 @@ from pathlib import Path
 from gpulens import __version__
 from gpulens.config import MIN_POLL_INTERVAL_MS, ConfigError, Settings, load_settings
 
+DESCRIPTION = (
+    "Real-time dashboard for NVIDIA GPU workstations: serve the dashboard, print one "
+    "snapshot, record a trace for replay, or print the stream's JSON Schema."
+)
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gpulens", description=__doc__)
+    parser = argparse.ArgumentParser(prog="gpulens", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"gpulens {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -67,10 +72,10 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     system = SystemCollector(settings.disk_path)
-    try:
-        selection = select(settings)
-    except ProviderError as exc:
-        print(f"gpulens: {settings.telemetry_provider}: {exc}", file=sys.stderr)
+    selection = select(settings)
+    wanted = settings.telemetry_provider
+    if selection.provider is None and wanted != "auto":
+        print(f"gpulens: {wanted}: {selection.unavailable[wanted]}", file=sys.stderr)
         return 2
     gpus = []
     if selection.provider is not None:
@@ -102,11 +107,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         )
         return 2
     interval = interval_ms / 1000
-    try:
-        selection = select(settings)
-    except ProviderError as exc:
-        print(f"gpulens: {settings.telemetry_provider}: {exc}", file=sys.stderr)
-        return 2
+    selection = select(settings)
     provider = selection.provider
     if provider is None:
         reasons = "; ".join(f"{k}: {v}" for k, v in selection.unavailable.items())
@@ -130,6 +131,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     header = {"source": provider.name, "interval": interval, "recordedWith": __version__}
     try:
         count = recording.write(args.out, header, frames())
+    except OSError as exc:
+        print(f"gpulens: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     finally:
         provider.close()
     print(f"gpulens: wrote {count} frames from {provider.name} to {args.out}", file=sys.stderr)

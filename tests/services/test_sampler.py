@@ -6,6 +6,7 @@ import pytest
 
 from gpulens.api.app import make_hub
 from gpulens.config import Settings
+from gpulens.core.metrics.providers import Selection
 from gpulens.core.metrics.providers.base import ProviderError
 from gpulens.services.sampler import Sampler
 from tests.fakes import FakeProvider, FakeSystem, gpu, hanging, selection, steady
@@ -113,4 +114,35 @@ async def test_no_source_streams_system_metrics_and_looks_again_later() -> None:
 async def test_gpu_count_is_preserved(count: int) -> None:
     sampler = sampler_for(steady(count))
     assert len((await sampler.tick()).gpus) == count
+    sampler.close()
+
+
+async def test_an_explicit_source_missing_at_start_is_retried_with_backoff() -> None:
+    """TELEMETRY_PROVIDER=nvml at boot, before the driver: the stream is up and says why."""
+    clock = [0.0]
+    probes: list[float] = []
+    found = steady(1)
+    s = settings(telemetry_provider="nvml")
+    missing = {"nvml": "NVML: Driver Not Loaded"}
+
+    def reselect() -> Selection:
+        probes.append(clock[0])
+        return selection(found if clock[0] >= 14 else None, None if clock[0] >= 14 else missing)
+
+    sampler = Sampler(
+        s, selection(None, missing), make_hub(s), FakeSystem(),  # type: ignore[arg-type]
+        clock=lambda: clock[0], reselect=reselect,
+    )  # fmt: skip
+    for now in [0.0, 1.0, 2.0, 3.0, 5.9, 6.0, 13.9, 14.0]:
+        clock[0] = now
+        payload = await sampler.tick()
+        if now < 14.0:
+            assert payload.gpus == [] and payload.source is None
+            assert sampler.hub.status.state == "unavailable"
+            assert sampler.hub.status.reason == (
+                "nvml is not available yet, retrying: NVML: Driver Not Loaded"
+            )
+    assert probes == [2.0, 6.0, 14.0]  # 2 s, then 4, then 8: backing off
+    assert payload.source == "nvml" and len(payload.gpus) == 1
+    assert sampler.hub.status.state == "ok"
     sampler.close()

@@ -25,6 +25,9 @@ from gpulens.services.websocket import Hub
 
 log = logging.getLogger("gpulens.sampler")
 
+# With no GPU source, look again after 2 s, then 4, 8… up to every 30 s: at boot the driver
+# and the persistence daemon often come up a few seconds after the service.
+PROBE_FIRST_S = 2.0
 REPROBE_INTERVAL_S = 30.0
 
 Reading = tuple[list[GpuInfo], SystemInfo]
@@ -68,7 +71,8 @@ class Sampler:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpulens-read")
         self._inflight: Future[Reading] | None = None
         self._last_gpus: list[GpuInfo] = []
-        self._next_probe = clock() + REPROBE_INTERVAL_S
+        self._probe_wait = PROBE_FIRST_S
+        self._next_probe = clock() + self._probe_wait
         self.observers: list[Callable[[float], None]] = []
         self.ticks = 0
         self.started_at = clock()
@@ -154,11 +158,13 @@ class Sampler:
     def _status(self, gpus: list[GpuInfo], name: str | None) -> ProviderStatus:
         unavailable = self.selection.unavailable
         if name is None:
+            if len(unavailable) == 1:  # one source named in TELEMETRY_PROVIDER
+                [(source, why)] = unavailable.items()
+                reason = f"{source} is not available yet, retrying: {why}"
+            else:
+                reason = "no GPU source found, retrying (see unavailable)"
             return ProviderStatus(
-                state="unavailable",
-                provider=None,
-                reason="no GPU source found (see unavailable)",
-                unavailable=unavailable,
+                state="unavailable", provider=None, reason=reason, unavailable=unavailable
             )
         failed = [g for g in gpus if g.status == "failed"]
         if failed:
@@ -178,8 +184,9 @@ class Sampler:
         return gpus, self.system.sample(), status
 
     async def _probe(self) -> None:
-        """No GPU source at start-up: look again now and then (a driver may have been loaded)."""
-        self._next_probe = self.clock() + REPROBE_INTERVAL_S
+        """No GPU source: look again, less and less often (a driver may have been loaded)."""
+        self._probe_wait = min(self._probe_wait * 2, REPROBE_INTERVAL_S)
+        self._next_probe = self.clock() + self._probe_wait
         loop = asyncio.get_running_loop()
         try:
             selection = await asyncio.wait_for(

@@ -143,3 +143,42 @@ def test_bad_environment_value_exits_2_naming_the_variable(
     assert out == ""
     assert "POLL_INTERVAL_MS" in err
     assert value in err
+
+
+@pytest.mark.parametrize("provider", ["nvidia-smi", "nvtop", "replay"])
+def test_snapshot_explicit_source_unavailable_is_one_line_no_traceback(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    clean_env: Path,
+    provider: str,
+) -> None:
+    monkeypatch.setenv("REPLAY_FILE", str(clean_env / "missing.jsonl.gz"))
+    monkeypatch.setenv("NVIDIA_SMI_PATH", str(clean_env / "no-nvidia-smi"))
+    monkeypatch.setenv("NVTOP_PATH", str(clean_env / "no-nvtop"))
+    code, out, err = _run(capsys, "snapshot", "--provider", provider)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"gpulens: {provider}: ")
+    assert "Traceback" not in err
+
+
+def test_record_to_an_unwritable_place_is_one_line(
+    capsys: pytest.CaptureFixture[str], clean_env: Path
+) -> None:
+    out = clean_env / "no" / "such" / "dir" / "x.jsonl"
+    code, _, err = _run(
+        capsys, "record", "--provider", "replay", "--seconds", "0.3", "--out", str(out)
+    )
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith(f"gpulens: cannot write {out}")
+    assert "Traceback" not in err
+
+
+def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "Real-time dashboard for NVIDIA GPU workstations" in text
+    assert "``" not in text

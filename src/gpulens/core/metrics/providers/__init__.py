@@ -59,16 +59,16 @@ def select(
 ) -> Selection:
     """Open the named provider; ``auto`` tries each real source in order and never replays.
 
-    A provider named explicitly that cannot run raises ``ProviderUnavailable``.
+    A source that cannot run is never fatal: the selection then has no provider
+    and says why for each source tried (the caller retries later). Only a name
+    outside the registry raises ``ProviderUnavailable``.
     """
     registry = registry if registry is not None else REGISTRY
     wanted = name or settings.telemetry_provider
-    if wanted != "auto":
-        if wanted not in registry:
-            raise ProviderUnavailable(f"unknown provider {wanted!r}")
-        return Selection(registry[wanted](settings))
+    if wanted != "auto" and wanted not in registry:
+        raise ProviderUnavailable(f"unknown provider {wanted!r}")
     reasons: dict[str, str] = {}
-    for candidate in AUTO_ORDER:
+    for candidate in AUTO_ORDER if wanted == "auto" else (wanted,):
         try:
             return Selection(registry[candidate](settings), reasons)
         except ProviderError as exc:
