@@ -6,9 +6,11 @@ value and what is allowed; it is never silently replaced.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,7 +49,11 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 
-    host: str = Field("127.0.0.1", min_length=1, description="Address to bind.")
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address to bind: an IP address (127.0.0.1, 0.0.0.0, ::) or localhost.",
+    )
     port: int = Field(5000, ge=1, le=65535, description="TCP port, 1-65535.")
     allowed_origins: CommaList = Field(
         default_factory=list,
@@ -62,7 +68,8 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
         min_length=1,
-        description="Proxies whose X-Forwarded-For/-Proto are trusted (comma-separated, '*' any).",
+        description="Proxies whose X-Forwarded-For/-Proto are trusted: IP addresses or networks "
+        "(10.0.0.0/8), comma-separated, or '*' for any.",
     )
     dev_mode: bool = Field(False, description="Also allow the Vite dev server's origin.")
     dev_origin: str = Field("http://localhost:3000", description="The dev server's origin.")
@@ -94,7 +101,9 @@ class Settings(BaseSettings):
         None, description="Recording for the replay provider (default: the shipped demo)."
     )
     static_dir: Path | None = Field(
-        None, description="Built dashboard to serve at / (default: frontend/dist if present)."
+        None,
+        description="Built dashboard to serve at /: a directory holding index.html "
+        "(default: the bundled copy, else frontend/dist).",
     )
     disk_path: str = Field("/", description="File system whose use is reported as disk.")
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
@@ -113,9 +122,54 @@ class Settings(BaseSettings):
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
         for origin in value:
-            if origin != "*" and not origin.startswith(("http://", "https://")):
-                raise ValueError(f"{origin!r} is not an origin like https://gpu.example.com")
+            if origin == "*":
+                continue
+            parts = urlsplit(origin.rstrip("/"))
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path
+                or parts.query
+                or parts.fragment
+                or parts.username is not None
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin like https://gpu.example.com[:port] "
+                    "(scheme, host and port only, no path)"
+                )
         return [o.rstrip("/") for o in value]
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if value.lower() == "localhost":
+            return value
+        try:
+            ipaddress.ip_address(value.strip("[]"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address") from None
+        return value.strip("[]")
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item == "*":
+                continue
+            try:  # as uvicorn reads it: anything else would silently trust nobody
+                ipaddress.ip_network(item) if "/" in item else ipaddress.ip_address(item)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                ) from None
+        return value
+
+    @field_validator("static_dir")
+    @classmethod
+    def _static_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not (value / "index.html").is_file():
+            raise ValueError(f"'{value}' has no index.html (build the dashboard first)")
+        return value
 
     @field_validator("disk_path")
     @classmethod

@@ -176,6 +176,13 @@ def test_serves_the_built_dashboard(tmp_path: Path) -> None:
         ("ALLOWED_ORIGINS", "evil.com", "is not an origin"),
         ("PORT", "70000", "1-65535"),
         ("DISK_PATH", "/no/such/dir", "is not a directory"),
+        ("STATIC_DIR", "/nonexistent", "has no index.html"),
+        ("ALLOWED_ORIGINS", "http://a.example/path", "no path"),
+        ("ALLOWED_ORIGINS", "https://", "is not an origin"),
+        ("FORWARDED_ALLOW_IPS", "garbage", "is not an IP address or network"),
+        ("FORWARDED_ALLOW_IPS", "127.0.0.1,10.0.0.1/8", "is not an IP address or network"),
+        ("HOST", "not_an_ip", "is not an IP address"),
+        ("HOST", "gpu.example.com", "is not an IP address"),
     ],
 )
 def test_bad_environment_values_stop_start_up(
@@ -187,6 +194,25 @@ def test_bad_environment_values_stop_start_up(
     message = str(info.value.code)
     assert f"{name}={value!r}" in message
     assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HOST", "0.0.0.0"),
+        ("HOST", "::"),
+        ("HOST", "localhost"),
+        ("HOST", "[::1]"),
+        ("FORWARDED_ALLOW_IPS", "*"),
+        ("FORWARDED_ALLOW_IPS", "127.0.0.1, 10.0.0.0/8, ::1"),
+        ("ALLOWED_ORIGINS", "https://gpu.example.com:8443,http://10.0.0.5/"),
+    ],
+)
+def test_good_environment_values_start(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    load_settings()
 
 
 def test_logs_are_one_json_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -225,5 +251,34 @@ def test_health_without_any_gpu_source_lists_the_reasons() -> None:
         body = c.get("/api/health").json()
     assert body["status"] == "degraded"
     assert body["provider"] is None
-    assert body["reason"] == "no GPU source found (see unavailable)"
+    assert body["reason"] == "no GPU source found, retrying (see unavailable)"
     assert body["unavailable"] == reasons
+
+
+def test_head_health_answers_like_get(client: TestClient) -> None:
+    response = client.head("/api/health")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_no_api_docs_page_that_needs_a_cdn(client: TestClient) -> None:
+    assert client.get("/api/docs").status_code == 404
+    assert client.get("/api/openapi.json").json()["info"]["title"] == "gpulens"
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "/api/docs" not in readme
+
+
+def test_binary_frame_is_closed_with_1003(client: TestClient) -> None:
+    with client.websocket_connect("/ws/gpu", headers={"host": HOST}) as ws:
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_bytes(b"\x00\xff")
+        for _ in range(50):  # frames already queued may come first
+            message = ws.receive()
+            if message["type"] == "websocket.close":
+                break
+        assert message == {
+            "type": "websocket.close",
+            "code": 1003,
+            "reason": "binary frames are not accepted",
+        }

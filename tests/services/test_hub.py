@@ -10,7 +10,13 @@ import pytest
 
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
 from gpulens.services.messages import ClientConfig, ProviderStatus
-from gpulens.services.websocket import CLOSE_TOO_BIG, CLOSE_TOO_SLOW, Hub, run_housekeeping
+from gpulens.services.websocket import (
+    CLOSE_TOO_BIG,
+    CLOSE_TOO_SLOW,
+    CLOSE_UNSUPPORTED,
+    Hub,
+    run_housekeeping,
+)
 from tests.fakes import FakeSystem, gpu
 
 OK = ProviderStatus(state="ok", provider="nvml")
@@ -34,7 +40,7 @@ class FakeConn:
 
     def __init__(self, block_sends: bool = False) -> None:
         self.sent: list[dict[str, object]] = []
-        self.inbound: asyncio.Queue[str] = asyncio.Queue()
+        self.inbound: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.closed_with: tuple[int, str | None] | None = None
         self.block = asyncio.Event()
         if not block_sends:
@@ -44,8 +50,12 @@ class FakeConn:
         await self.block.wait()
         self.sent.append(json.loads(data))
 
-    async def receive_text(self) -> str:
-        return await self.inbound.get()
+    async def receive(self) -> dict[str, object]:
+        item = await self.inbound.get()
+        if item is None:
+            return {"type": "websocket.disconnect", "code": 1000}
+        key = "bytes" if isinstance(item, bytes) else "text"
+        return {"type": "websocket.receive", key: item}
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.closed_with = (code, reason)
@@ -260,3 +270,42 @@ def test_backlog_is_bounded(backlog: int) -> None:
     assert len(hub.history) == backlog
     backfill = json.loads(hub.hello())["backfill"]
     assert len(backfill) == backlog
+
+
+async def test_binary_frame_is_closed_with_1003_and_a_reason() -> None:
+    hub = make_hub()
+    conn = FakeConn()
+    task = asyncio.create_task(hub.serve(conn))
+    await conn.inbound.put(b"\x00\x01binary")
+    await asyncio.wait_for(task, 5)
+    assert conn.closed_with == (CLOSE_UNSUPPORTED, "binary frames are not accepted")
+    assert conn.of_type("error")[-1]["message"] == "binary frames are not accepted"
+    assert hub.clients == set()
+
+
+async def test_a_client_that_leaves_ends_its_tasks() -> None:
+    hub = make_hub()
+    conn = FakeConn()
+    task = asyncio.create_task(hub.serve(conn))
+    await until(lambda: len(hub.clients) == 1)
+    await conn.inbound.put(None)
+    await asyncio.wait_for(task, 5)
+    assert hub.clients == set()
+    assert conn.closed_with is None  # nothing to close: it is gone
+
+
+async def test_a_reason_that_keeps_changing_is_not_resent_every_sample() -> None:
+    clock = [0.0]
+    hub = make_hub(clock=lambda: clock[0])
+    sent: list[dict[str, object]] = []
+    broadcast = hub.broadcast
+    hub.broadcast = lambda frame: (sent.append(json.loads(frame)), broadcast(frame))[1]  # type: ignore[method-assign]
+    for second in range(30):  # a tool printing a different error every second
+        clock[0] = float(second)
+        degraded = ProviderStatus(state="degraded", provider="nvtop", reason=f"error at {second}")
+        hub.publish(payload(second, [gpu(0, util=second)]), degraded)
+    clock[0] = 30.0
+    hub.publish(payload(30, [gpu(0)]), OK)  # recovered: said at once
+    reasons = [m["status"]["reason"] for m in sent if m["type"] == "status"]  # type: ignore[index, call-overload]
+    assert reasons == ["error at 0", "error at 10", "error at 20", None]
+    assert hub.status == OK

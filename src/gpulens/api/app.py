@@ -70,7 +70,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         chosen = selection if selection is not None else await asyncio.to_thread(selector, settings)
         if chosen.provider is None:
-            log.warning("no GPU source found", extra={"unavailable": chosen.unavailable})
+            log.warning(
+                "no GPU source yet (%s); serving host metrics and retrying",
+                "; ".join(chosen.unavailable.values()) or settings.telemetry_provider,
+                extra={"unavailable": chosen.unavailable},
+            )
         else:
             log.info("GPU source: %s", chosen.provider.name)
         sampler = Sampler(
@@ -96,7 +100,9 @@ def create_app(
         version=__version__,
         summary="Real-time telemetry for NVIDIA GPU workstations.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        # No Swagger/ReDoc page: both load their scripts from a CDN, which the CSP (rightly)
+        # blocks and offline GPU boxes cannot reach. The schema is at /api/openapi.json.
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

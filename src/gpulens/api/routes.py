@@ -47,6 +47,12 @@ def health(hub: HubDep, sampler: SamplerDep) -> BaseModel:
     )
 
 
+# Probes (load balancers, uptime checkers) often ask with HEAD.
+router.add_api_route(
+    "/api/health", health, methods=["HEAD"], response_model=Health, include_in_schema=False
+)
+
+
 @router.get("/api/config", response_model=ClientConfig, response_model_by_alias=True)
 def config(hub: HubDep) -> BaseModel:
     """Front-end settings (an allow-listed set of keys, nothing secret)."""

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from gpulens.core.metrics.schema import CamelModel, Telemetry, Timestamp
+from gpulens.core.metrics.schema import CamelModel, Reason, Telemetry, Timestamp
 
 ProviderState = Literal["ok", "degraded", "unavailable"]
 
@@ -27,8 +27,8 @@ class ClientConfig(CamelModel):
 class ProviderStatus(CamelModel):
     state: ProviderState
     provider: str | None
-    reason: str | None = None
-    unavailable: dict[str, str] = Field(default_factory=dict)
+    reason: Reason | None = None
+    unavailable: dict[str, Reason] = Field(default_factory=dict)
 
 
 class Hello(CamelModel):

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
 from gpulens.services.messages import (
@@ -32,11 +32,15 @@ from gpulens.services.messages import (
 
 log = logging.getLogger("gpulens.hub")
 
+CLOSE_UNSUPPORTED = 1003  # a binary frame: the protocol is JSON text
 CLOSE_TOO_SLOW = 1008  # policy violation: fell too far behind
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013
 MAX_INBOUND_BYTES = 1024
 MAX_INBOUND_PER_S = 10
+# A status whose only change is its reason text (a tool printing a different error each
+# time) is sent at most this often; a change of state is sent at once.
+STATUS_REASON_MIN_GAP_S = 10.0
 
 
 class Connection(Protocol):
@@ -44,7 +48,9 @@ class Connection(Protocol):
 
     async def send_text(self, data: str) -> None: ...
 
-    async def receive_text(self) -> str: ...
+    async def receive(self) -> Any:
+        """The next ASGI message: ``websocket.receive`` (``text`` or ``bytes``) or a disconnect."""
+        ...
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
 
@@ -127,6 +133,8 @@ class Hub:
         self._last_content: str | None = None
         self._gpus: dict[str, GpuInfo] = {}
         self._last_broadcast = clock()
+        self._status_sent_at = float("-inf")
+        self._status_unsent = False
         self._seq = 0
 
     # -- publishing (called by the sampler, never awaits a client) -----------
@@ -138,11 +146,7 @@ class Hub:
         """Broadcast one sample; returns False when it was identical to the last one."""
         self.last_sample_at = self.clock()
         self.latest = payload
-        if status != self.status:
-            self.status = status
-            self.broadcast(
-                Status(timestamp=payload.timestamp, status=status).model_dump_json(by_alias=True)
-            )
+        self._update_status(status, payload)
         frame = payload.model_dump_json(by_alias=True)
         # Everything after the timestamp is the content: seq and time always change.
         content = frame[frame.index('"source":') :]
@@ -157,6 +161,23 @@ class Hub:
         self.stats.frames_published += 1
         self.broadcast(frame)
         return True
+
+    def _update_status(self, status: ProviderStatus, payload: Telemetry) -> None:
+        """Keep the status current; tell clients at once of a new state, of new words rarely."""
+        urgent = False
+        if status != self.status:
+            urgent = (status.state, status.provider) != (self.status.state, self.status.provider)
+            self.status = status
+            self._status_unsent = True
+        now = self.clock()
+        if not self._status_unsent or (
+            not urgent and now - self._status_sent_at < STATUS_REASON_MIN_GAP_S
+        ):
+            return
+        self._status_unsent = False
+        self._status_sent_at = now
+        message = Status(timestamp=payload.timestamp, status=self.status)
+        self.broadcast(message.model_dump_json(by_alias=True))
 
     def _announce_changes(self, payload: Telemetry) -> None:
         current = {gpu_key(g): g for g in payload.gpus}
@@ -295,9 +316,16 @@ class Hub:
         window_start, count = self.clock(), 0
         while not client.closed:
             try:
-                text = await client.conn.receive_text()
+                message = await client.conn.receive()
             except Exception:
                 client.closed = True
+                return
+            if message.get("type") != "websocket.receive":
+                client.closed = True  # the client went away
+                return
+            text = message.get("text")
+            if text is None:
+                self._kick(client, CLOSE_UNSUPPORTED, "binary frames are not accepted")
                 return
             if len(text.encode("utf-8", "replace")) > MAX_INBOUND_BYTES:
                 self._kick(client, CLOSE_TOO_BIG, "message too big")

@@ -19,8 +19,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
+
+from gpulens.core.metrics.text import clean_reason
 
 
 def iso_utc(moment: datetime) -> str:
@@ -30,6 +32,9 @@ def iso_utc(moment: datetime) -> str:
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_utc, return_type=str, when_used="json")]
 Percent = Annotated[int, Field(ge=0, le=100)]
+# A reason shown to people (a failed GPU's error, why a source is unavailable): whatever a
+# driver or tool printed, it reaches the page and the log as one plain, capped line.
+Reason = Annotated[str, AfterValidator(clean_reason)]
 FloatPercent = Annotated[float, Field(ge=0, le=100)]
 
 
@@ -70,7 +75,7 @@ class GpuInfo(CamelModel):
     driver_version: str | None = None
     cuda_version: str | None = None
     status: GpuStatus = "ok"
-    error: str | None = Field(None, description="Why the GPU is marked failed.")
+    error: Reason | None = Field(None, description="Why the GPU is marked failed.")
 
     utilization: Percent | None = None
     memory_utilization: Percent | None = Field(None, description="Memory-controller busy time, %.")
@@ -127,7 +132,7 @@ class Telemetry(CamelModel):
     )
     gpus: list[GpuInfo]
     system: SystemInfo
-    unavailable: dict[str, str] = Field(
+    unavailable: dict[str, Reason] = Field(
         default_factory=dict,
         description="For each GPU source that was tried and could not be used: why.",
     )
