@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,26 @@ def test_shipped_demo_has_two_gpus_and_processes_in_the_loop() -> None:
     provider = ReplayProvider(clock=clock)
     assert provider.path == demo
     assert [g.uuid for g in provider.sample()] == [first, second]
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (gzip.compress(b'{"format": "gpulens-recording"}\n{"t": 0, "gpus": []}\n')[:-12],
+         ":2: gzip data ends early"),
+        (gzip.compress(b'{"format": "gpulens-recording"}\n' + b"\x1b[2J" * 300_000),
+         ":2: line longer than the 1 MiB limit"),
+        (b'{"format": "gpulens-recording"}\n{"t": 0, "gpus": []}\n',
+         ":1: not gzip data, though the name ends in .gz"),
+    ],
+)  # fmt: skip
+def test_broken_or_oversized_gzip_is_unavailable_in_one_clean_line(
+    tmp_path: Path, content: bytes, why: str
+) -> None:
+    path = tmp_path / "bad.jsonl.gz"
+    path.write_bytes(content)
+    with pytest.raises(ProviderUnavailable) as caught:
+        ReplayProvider(path)
+    message = str(caught.value)
+    assert message.startswith(f"replay: {path}{why}")
+    assert message.isprintable()
