@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 MIB = 1024 * 1024
+
+_PCI = re.compile(r"^([0-9A-Fa-f]{1,8}):([0-9A-Fa-f]{1,2}):([0-9A-Fa-f]{1,2})\.([0-7])$")
 
 # nvmlClocksEventReason* bits (the same bits nvidia-smi prints as clocks_event_reasons.active).
 CLOCK_EVENT_REASONS: tuple[tuple[int, str], ...] = (
@@ -50,3 +54,20 @@ def clamp_percent(value: float | None) -> int | None:
     if value is None or value != value or value < 0 or value > 100:
         return None
     return int(round(value))
+
+
+def bus_key(bus_id: str | None) -> tuple[int, int, int, int] | None:
+    """``00000000:18:00.0`` and ``0000:18:00.0`` → the same key (domain, bus, device, function)."""
+    match = _PCI.match(bus_id.strip()) if bus_id else None
+    if match is None:
+        return None
+    domain, bus, device, function = match.groups()
+    return int(domain, 16), int(bus, 16), int(device, 16), int(function)
+
+
+def canonical_bus_id(bus_id: str) -> str:
+    """The form nvidia-smi's ``pci.bus_id`` and NVML use: ``00000000:18:00.0``."""
+    key = bus_key(bus_id)
+    if key is None:
+        return bus_id
+    return f"{key[0]:08X}:{key[1]:02X}:{key[2]:02X}.{key[3]:X}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -12,9 +13,12 @@ import pytest
 from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
 from gpulens.core.metrics.providers.nvml import (
     BACKOFF_INITIAL_S,
+    REINIT_FIRST_S,
+    REINIT_MAX_S,
     RESCAN_INTERVAL_S,
     SLOW_FIELDS_INTERVAL_S,
     NvmlProvider,
+    device_set,
 )
 from gpulens.core.metrics.providers.nvml_recorded import RecordedNvml
 from gpulens.core.metrics.units import MIB
@@ -380,3 +384,147 @@ def test_slow_counters_are_read_once_per_interval(make_nvml: MakeNvml) -> None:
     assert provider.sample()[0].energy_consumed == 5016.494  # held between reads
     clock.advance(SLOW_FIELDS_INTERVAL_S)
     assert provider.sample()[0].energy_consumed == 6000.0
+
+
+# -- hot-plug: NVML enumerates at init, so the provider must re-initialise -----------------------
+
+
+def _listed(tmp_path: Any, nv: RecordedNvml) -> Any:
+    """A stand-in /proc/driver/nvidia/gpus: one directory per PCI bus id, as the driver keeps."""
+    gpus = tmp_path / "gpus"
+    gpus.mkdir(exist_ok=True)
+    for device in nv.devices:
+        bus = device["nvmlDeviceGetPciInfo"]["value"]["busId"]
+        (gpus / bus[4:].lower()).mkdir(exist_ok=True)  # "0000:00:06.0", as the driver names it
+    return gpus
+
+
+def _hotplug(
+    make_nvml: MakeNvml, tmp_path: Any, gpus: int
+) -> tuple[RecordedNvml, Any, FakeClock, NvmlProvider]:
+    nv = make_nvml("loaded", gpus=gpus)
+    nv.enumerate_at_init = True
+    listing = _listed(tmp_path, nv)
+    clock = FakeClock()
+    provider = NvmlProvider(nv, resolver=FakeResolver(), clock=clock, gpus_dir=listing)
+    return nv, listing, clock, provider
+
+
+def _plug(nv: RecordedNvml, listing: Any, index: int) -> dict[str, Any]:
+    added = copy.deepcopy(nv.devices[0])
+    added["nvmlDeviceGetUUID"] = {"value": f"GPU-added-{index}"}
+    added["nvmlDeviceGetPciInfo"] = {"value": {"busId": f"00000000:00:{0x10 + index:02X}.0"}}
+    nv.devices.append(added)
+    (listing / f"0000:00:{0x10 + index:02x}.0").mkdir()
+    return added
+
+
+def test_a_gpu_added_appears_after_the_device_set_changes(
+    make_nvml: MakeNvml, tmp_path: Any
+) -> None:
+    nv, listing, clock, provider = _hotplug(make_nvml, tmp_path, gpus=1)
+    assert len(provider.sample()) == 1
+    _plug(nv, listing, 1)
+    assert len(provider.sample()) == 1  # NVML still has its old enumeration
+    clock.advance(RESCAN_INTERVAL_S)
+    gpus = provider.sample()
+    assert [(g.id, g.uuid, g.status) for g in gpus] == [
+        (0, H200_UUID, "ok"),
+        (1, "GPU-added-1", "ok"),
+    ]
+    assert nv.inits == 2  # one re-initialisation, for the change
+    clock.advance(RESCAN_INTERVAL_S)
+    provider.sample()
+    assert nv.inits == 2  # the set did not change again: no more
+
+
+def test_a_gpu_removed_disappears(make_nvml: MakeNvml, tmp_path: Any) -> None:
+    nv, listing, clock, provider = _hotplug(make_nvml, tmp_path, gpus=2)
+    second = nv.devices[1]
+    assert [g.status for g in provider.sample()] == ["ok", "ok"]
+    second["lost"] = {"error": "NVMLError_GpuIsLost"}  # its old handle: gone from the bus
+    nv.devices.remove(second)
+    (listing / second["nvmlDeviceGetPciInfo"]["value"]["busId"][4:].lower()).rmdir()
+    assert [g.status for g in provider.sample()] == ["ok", "failed"]  # until the next look
+    clock.advance(RESCAN_INTERVAL_S)
+    [gpu] = provider.sample()
+    assert (gpu.uuid, gpu.status) == (H200_UUID, "ok")
+
+
+def test_a_lost_gpu_still_listed_stays_failed_with_its_reason(
+    make_nvml: MakeNvml, tmp_path: Any
+) -> None:
+    nv, _, clock, provider = _hotplug(make_nvml, tmp_path, gpus=2)
+    second = nv.devices[1]
+    uuid = second["nvmlDeviceGetUUID"]["value"]
+    provider.sample()
+    second["lost"] = {"error": "NVMLError_GpuIsLost"}
+    nv.devices.remove(second)  # NVML will not enumerate it again, but the driver lists it
+    for _ in range(3):
+        clock.advance(RESCAN_INTERVAL_S)
+        first, lost = provider.sample()
+        assert first.status == "ok"
+        assert (lost.id, lost.uuid, lost.status, lost.name) == (1, uuid, "failed", "NVIDIA H200")
+        assert lost.error is not None and "lost" in lost.error.lower()
+
+
+def test_lost_then_returned_after_a_reset_reinitialises_with_backoff(
+    make_nvml: MakeNvml, tmp_path: Any
+) -> None:
+    nv, _, clock, provider = _hotplug(make_nvml, tmp_path, gpus=2)
+    second = nv.devices[1]
+    provider.sample()
+    second["lost"] = {"error": "NVMLError_GpuIsLost"}
+    inits_at: list[float] = []
+    start = clock.now
+    for _ in range(120):  # 60 s of samples every 0.5 s, the GPU lost all along
+        before = nv.inits
+        assert provider.sample()[1].status == "failed"
+        if nv.inits != before:
+            inits_at.append(clock.now)
+        clock.advance(0.5)
+    gaps = [b - a for a, b in itertools.pairwise(inits_at)]
+    assert inits_at and inits_at[0] - start <= REINIT_FIRST_S + RESCAN_INTERVAL_S
+    assert gaps == sorted(gaps) and gaps[-1] > gaps[0]  # backing off
+    assert len(inits_at) <= 5  # not every sample, not every rescan
+    del second["lost"]  # reset done: the GPU answers again
+    clock.advance(REINIT_MAX_S)
+    assert [g.status for g in provider.sample()] == ["ok", "ok"]
+    clock.advance(REINIT_MAX_S)
+    inits = nv.inits
+    provider.sample()
+    assert nv.inits == inits  # healthy again: no more re-initialisation
+
+
+def test_driver_reloaded_with_another_gpu_set(make_nvml: MakeNvml, tmp_path: Any) -> None:
+    nv, listing, clock, provider = _hotplug(make_nvml, tmp_path, gpus=1)
+    provider.sample()
+    nv.fail_all = pynvml.NVML_ERROR_DRIVER_NOT_LOADED  # the module is unloaded…
+    with pytest.raises(ProviderError, match="Driver Not Loaded"):
+        provider.sample()
+    nv.fail_all = None  # …and loaded again, with one more GPU
+    nv.initialised = False
+    _plug(nv, listing, 1)
+    clock.advance(BACKOFF_INITIAL_S + 0.01)
+    assert [g.uuid for g in provider.sample()] == [H200_UUID, "GPU-added-1"]
+
+
+def test_without_the_proc_listing_failed_gpus_still_reinitialise(
+    make_nvml: MakeNvml, tmp_path: Any
+) -> None:
+    nv = make_nvml("loaded", gpus=2)
+    nv.enumerate_at_init = True
+    clock = FakeClock()
+    provider = NvmlProvider(nv, resolver=FakeResolver(), clock=clock, gpus_dir=tmp_path / "absent")
+    nv.devices[1]["lost"] = {"error": "NVMLError_GpuIsLost"}
+    assert [g.status for g in provider.sample()] == ["ok", "failed"]
+    del nv.devices[1]["lost"]
+    clock.advance(REINIT_FIRST_S + RESCAN_INTERVAL_S)
+    assert [g.status for g in provider.sample()] == ["ok", "ok"]
+
+
+def test_device_set_is_the_listing_or_none(tmp_path: Any) -> None:
+    (tmp_path / "0000:00:06.0").mkdir()
+    assert device_set(tmp_path) == frozenset({"0000:00:06.0"})
+    assert device_set(tmp_path / "missing") is None
+    assert device_set(None) is None

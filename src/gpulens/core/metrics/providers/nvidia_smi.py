@@ -19,7 +19,12 @@ from gpulens.core.metrics.providers.base import ProviderError
 from gpulens.core.metrics.providers.tools import ToolProvider
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
 from gpulens.core.metrics.text import OnceLog, clean_reason
-from gpulens.core.metrics.units import clamp_percent, clock_event_reasons
+from gpulens.core.metrics.units import (
+    bus_key,
+    canonical_bus_id,
+    clamp_percent,
+    clock_event_reasons,
+)
 
 log = logging.getLogger("gpulens.nvidia_smi")
 
@@ -49,7 +54,6 @@ _NO_HANDLE = re.compile(
     r"Unable to determine the device handle for (?:GPU)?\s*"
     r"(?P<bus>[0-9A-Fa-f]{1,8}:[0-9A-Fa-f]{1,2}:[0-9A-Fa-f]{1,2}\.[0-7])\s*:?\s*(?P<reason>.*)"
 )
-_PCI = re.compile(r"^([0-9A-Fa-f]{1,8}):([0-9A-Fa-f]{1,2}):([0-9A-Fa-f]{1,2})\.([0-7])$")
 _GPU_UUID = re.compile(r"^(?:GPU|MIG)-[0-9A-Za-z/-]+$")
 
 
@@ -123,23 +127,6 @@ def parse_csv(text: str, fields: Sequence[str]) -> list[dict[str, str | None]]:
     if lines.no_handle:
         raise NvidiaSmiError(f"nvidia-smi: GPU {lines.no_handle[0][0]}: {lines.no_handle[0][1]}")
     return lines.rows
-
-
-def bus_key(bus_id: str | None) -> tuple[int, int, int, int] | None:
-    """``00000000:18:00.0`` and ``0000:18:00.0`` → the same key (domain, bus, device, function)."""
-    match = _PCI.match(bus_id.strip()) if bus_id else None
-    if match is None:
-        return None
-    domain, bus, device, function = match.groups()
-    return int(domain, 16), int(bus, 16), int(device, 16), int(function)
-
-
-def canonical_bus_id(bus_id: str) -> str:
-    """The form nvidia-smi's ``pci.bus_id`` and NVML use: ``00000000:18:00.0``."""
-    key = bus_key(bus_id)
-    if key is None:
-        return bus_id
-    return f"{key[0]:08X}:{key[1]:02X}:{key[2]:02X}.{key[3]:X}"
 
 
 def _number(value: str | None) -> float | None:

@@ -9,20 +9,30 @@ mapped the same way everywhere:
   the others go on;
 * uninitialised / driver not loaded / library-driver mismatch → the whole
   provider fails this sample and re-initialises with exponential backoff.
+
+NVML enumerates GPUs when it is initialised, so hot-plug needs a new
+initialisation. Every few seconds (not every sample) the provider lists
+``/proc/driver/nvidia/gpus/``, one entry per PCI bus id the driver knows, and
+re-initialises when that set changed; it also re-initialises, with backoff,
+while any GPU is failed (a GPU reset or a driver reload). A GPU NVML no longer
+opens but the driver still lists stays visible as failed, with its reason.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gpulens.core.metrics.processes import ProcessResolver, PsutilResolver
 from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
 from gpulens.core.metrics.units import (
+    bus_key,
     bytes_to_mib,
     clamp_percent,
     clock_event_reasons,
@@ -42,6 +52,10 @@ _ECC_UNCORRECTED = 1
 _ECC_VOLATILE = 0
 
 RESCAN_INTERVAL_S = 5.0
+REINIT_FIRST_S = 5.0  # while a GPU is failed: re-initialise after 5 s, then 10, 20… up to 60
+REINIT_MAX_S = 60.0
+GPUS_DIR = Path("/proc/driver/nvidia/gpus")
+LISTED_NOT_OPENED = "the driver lists this GPU but NVML cannot open it"
 SLOW_FIELDS_INTERVAL_S = 5.0
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 30.0
@@ -53,6 +67,19 @@ class _GpuFailed(Exception):
 
 class _Lifecycle(Exception):
     pass
+
+
+def device_set(gpus_dir: Path | None) -> frozenset[str] | None:
+    """The PCI bus ids the driver lists (one entry each under ``gpus_dir``); ``None`` if unknown.
+
+    One directory listing: the cheap signal that the set of GPUs changed.
+    """
+    if gpus_dir is None:
+        return None
+    try:
+        return frozenset(os.listdir(gpus_dir))
+    except OSError:  # no NVIDIA driver, or a container without /proc/driver/nvidia
+        return None
 
 
 def load_pynvml() -> Any:
@@ -91,8 +118,14 @@ class NvmlProvider:
         nvml: Any | None = None,
         resolver: ProcessResolver | None = None,
         clock: Callable[[], float] = time.monotonic,
+        gpus_dir: Path | None = GPUS_DIR,
     ) -> None:
         self._nvml = nvml if nvml is not None else load_pynvml()
+        self._gpus_dir = gpus_dir
+        self._listed: frozenset[str] | None = None
+        self._count = 0  # what NVML counted at the last scan
+        self._reinit_wait = REINIT_FIRST_S
+        self._reinit_at = float("inf")
         self._resolve = resolver if resolver is not None else PsutilResolver()
         self._clock = clock
         self._devices: list[_Device] = []
@@ -112,7 +145,8 @@ class NvmlProvider:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def _start(self) -> None:
+    def _start(self, previous: list[_Device] | None = None) -> None:
+        """Initialise NVML and enumerate; ``previous`` devices lend their cached facts."""
         nv = self._nvml
         try:
             nv.nvmlInit()
@@ -125,7 +159,8 @@ class NvmlProvider:
         if cuda is None:
             cuda = self._call(nv.nvmlSystemGetCudaDriverVersion)
         self._cuda = cuda_version(cuda)
-        self._devices = []
+        self._listed = device_set(self._gpus_dir)
+        self._devices = list(previous or [])
         self._scan()
         if not self._devices:
             self._shutdown()
@@ -138,10 +173,20 @@ class NvmlProvider:
     def close(self) -> None:
         self._shutdown()
 
+    def _reinit(self, now: float) -> None:
+        """Shut NVML down and initialise it again: the only way it sees GPUs added or removed."""
+        previous = self._devices
+        self._shutdown()
+        self._start(previous)
+        if any(d.error is not None for d in self._devices):  # still failed: wait longer
+            self._reinit_wait = min(self._reinit_wait * 2, REINIT_MAX_S)
+        self._reinit_at = float("inf")
+
     def _scan(self) -> None:
         """Enumerate GPUs; reuse cached static facts for UUIDs already known."""
         nv = self._nvml
         count = self._call(nv.nvmlDeviceGetCount) or 0
+        self._count = count
         known = {d.uuid: d for d in self._devices if d.uuid}
         devices: list[_Device] = []
         for index in range(count):
@@ -187,8 +232,35 @@ class NvmlProvider:
                         error=str(exc),
                     )
                 )
-        self._devices = devices
+        self._devices = self._still_listed(devices, known)
         self._rescan_at = self._clock() + RESCAN_INTERVAL_S
+
+    def _still_listed(self, devices: list[_Device], known: dict[str, _Device]) -> list[_Device]:
+        """Add GPUs NVML no longer enumerates but the driver still lists, as failed."""
+        listed = {bus_key(entry) for entry in self._listed or ()}
+        present = {d.uuid for d in devices}
+        used = {d.index for d in devices}
+        kept: list[_Device] = []
+        for old in known.values():
+            if old.uuid in present or bus_key(old.pci_bus_id) not in listed:
+                continue
+            index = old.index
+            while index in used:
+                index += 1
+            used.add(index)
+            kept.append(
+                _Device(
+                    index=index,
+                    handle=None,
+                    uuid=old.uuid,
+                    name=old.name,
+                    pci_bus_id=old.pci_bus_id,
+                    slowdown=None,
+                    num_fans=None,
+                    error=old.error or LISTED_NOT_OPENED,
+                )
+            )
+        return sorted([*devices, *kept], key=lambda d: d.index)
 
     # -- error mapping -----------------------------------------------------
 
@@ -213,22 +285,36 @@ class NvmlProvider:
                 raise ProviderError(self._broken)
             try:
                 self._shutdown()
-                self._start()
+                self._start(self._devices)
             except _Lifecycle as exc:
                 self._fail(str(exc), now)
                 raise ProviderError(str(exc)) from exc
             self._broken = None
             self._backoff = BACKOFF_INITIAL_S
         try:
-            count = self._call(self._nvml.nvmlDeviceGetCount)
-            # Every few seconds the UUIDs are checked again, so a GPU swapped for another
-            # (same count) or one that came back after a failure is noticed.
-            if count is not None and (count != len(self._devices) or now >= self._rescan_at):
-                self._scan()
-            return [self._read(device) for device in self._devices]
+            self._refresh(now)
+            gpus = [self._read(device) for device in self._devices]
         except _Lifecycle as exc:
             self._fail(str(exc), now)
             raise ProviderError(str(exc)) from exc
+        if not any(g.status == "failed" for g in gpus):
+            self._reinit_wait, self._reinit_at = REINIT_FIRST_S, float("inf")
+        elif self._reinit_at == float("inf"):
+            self._reinit_at = now + self._reinit_wait
+        return gpus
+
+    def _refresh(self, now: float) -> None:
+        """Keep the device list true: re-initialise on a new device set, rescan every few s."""
+        if now >= self._rescan_at:
+            listed = device_set(self._gpus_dir)
+            if listed != self._listed or now >= self._reinit_at:
+                self._reinit(now)
+                return
+        count = self._call(self._nvml.nvmlDeviceGetCount)
+        # Every few seconds the UUIDs are checked again, so a GPU swapped for another
+        # (same count) or one that came back after a failure is noticed.
+        if count is not None and (count != self._count or now >= self._rescan_at):
+            self._scan()
 
     def _fail(self, reason: str, now: float) -> None:
         self._broken = reason

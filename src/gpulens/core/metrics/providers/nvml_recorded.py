@@ -60,6 +60,11 @@ class RecordedNvml:
         self.init_error: int | None = None
         self.fail_all: int | None = None
         self.initialised = False
+        # Real NVML enumerates GPUs at nvmlInit: with this set, devices added to or removed
+        # from ``devices`` are seen only after the next nvmlInit (hot-plug tests).
+        self.enumerate_at_init = False
+        self._enumerated: list[Readings] = []
+        self.inits = 0
         self.calls = 0
         self._converted: dict[int, tuple[Any, Any]] = {}
 
@@ -92,8 +97,11 @@ class RecordedNvml:
         self._converted[id(entry)] = (entry, value)
         return value
 
+    def _visible(self) -> list[Readings]:
+        return self._enumerated if self.enumerate_at_init else self.devices
+
     def _device(self, handle: Any, key: str) -> Any:
-        readings = self.devices[int(handle)]
+        readings = self._visible()[int(handle)]
         if "lost" in readings:
             return self._answer(readings["lost"])
         return self._answer(readings.get(key))
@@ -104,6 +112,8 @@ class RecordedNvml:
         if self.init_error is not None:
             raise pynvml.NVMLError(self.init_error)
         self.initialised = True
+        self.inits += 1
+        self._enumerated = list(self.devices)
 
     def nvmlShutdown(self) -> None:  # noqa: N802
         self.initialised = False
@@ -119,13 +129,13 @@ class RecordedNvml:
 
     def nvmlDeviceGetCount(self) -> Any:  # noqa: N802
         self._answer({"value": None})
-        return len(self.devices)
+        return len(self._visible())
 
     def nvmlDeviceGetHandleByIndex(self, index: int) -> Any:  # noqa: N802
         self._answer({"value": None})
-        if index >= len(self.devices):
+        if index >= len(self._visible()):
             raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
-        readings = self.devices[index]
+        readings = self._visible()[index]
         if "lost" in readings:
             return self._answer(readings["lost"])
         return index
