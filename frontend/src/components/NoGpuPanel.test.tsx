@@ -14,7 +14,7 @@ describe('NoGpuPanel', () => {
     expect(screen.getByRole('heading', { level: 2 })).toHaveTextContent('No GPU source found');
     const why = screen.getByTestId('no-gpu-why');
     expect(why).toHaveTextContent('gpulens tried every GPU source on this machine and none answered.');
-    expect(why).toHaveTextContent('It keeps retrying, and GPUs appear here as soon as one answers — no reload needed.');
+    expect(why).toHaveTextContent('It keeps retrying, and GPUs appear here as soon as one answers, without a reload.');
     expect(why).not.toHaveTextContent('TELEMETRY_PROVIDER');
     expect(screen.getAllByRole('listitem')).toHaveLength(3);
   });
@@ -24,14 +24,17 @@ describe('NoGpuPanel', () => {
     expect(screen.getByRole('heading', { level: 2 })).toHaveTextContent('NVML is not answering yet');
     const why = screen.getByTestId('no-gpu-why');
     expect(why).toHaveTextContent(
-      'gpulens is set to use only NVML (TELEMETRY_PROVIDER=nvml) and it has not answered yet — the driver may still be loading.',
+      'gpulens is set to use only NVML (TELEMETRY_PROVIDER=nvml), and it has not answered yet: the driver may still be loading.',
     );
-    expect(why).toHaveTextContent('It keeps retrying, and GPUs appear here as soon as it answers — no reload needed.');
+    expect(why).toHaveTextContent('It keeps retrying, and GPUs appear here as soon as it answers, without a reload.');
     expect(why).not.toHaveTextContent('every GPU source');
     expect(within(why).getByText('TELEMETRY_PROVIDER=nvml').tagName).toBe('CODE');
-    const [item] = screen.getAllByRole('listitem');
+    const item = screen.getAllByRole('listitem')[0]!;
     expect(item).toHaveTextContent('NVML: Driver Not Loaded');
     expect(item).toHaveTextContent('modprobe nvidia');
+    // The hint's command is code, without the backticks it is written with.
+    expect(within(item).getByText('sudo modprobe nvidia').tagName).toBe('CODE');
+    expect(item.textContent).not.toContain('`');
   });
 
   it('a configured replay that is not there: no talk of drivers', () => {
