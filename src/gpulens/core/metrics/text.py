@@ -65,11 +65,6 @@ def clean_reason(raw: object, limit: int = MAX_REASON_LENGTH) -> str:
     return _cap(text, limit, keep_end=False) or "no reason given"
 
 
-def excerpt(raw: str, limit: int = 60) -> str:
-    """A short, escaped quote of foreign text for a log line (``repr``-style, capped)."""
-    return ascii(raw[:limit]) + ("…" if len(raw) > limit else "")
-
-
 class OnceLog:
     """Logs each distinct problem once, so a bad row seen every sample does not flood the log.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from gpulens.core.metrics.providers.nvtop import (
     gpus_from_snapshot,
     load_snapshot,
 )
+from gpulens.core.metrics.text import OnceLog
 
 from ..conftest import FakeResolver
 from .conftest import FakeRunner
@@ -267,3 +269,42 @@ def test_fuzz_snapshot_parses_or_raises_nvtop_error(text: str) -> None:
         wire = json.loads(gpu.model_dump_json(by_alias=True))
         for key in ("temperature", "powerUsage", "utilization", "smClock"):
             assert wire[key] is None or isinstance(wire[key], int | float)
+
+
+# -- faults: one GPU not answering, odd entries ---------------------------------------------------
+
+_SILENT = {
+    "device_name": "NVIDIA H200", "gpu_clock": None, "mem_clock": None, "temp": None,
+    "fan_speed": None, "power_draw": None, "gpu_util": None, "mem_util": None,
+}  # fmt: skip
+
+
+def test_a_gpu_with_no_reading_fails_alone() -> None:
+    healthy = json.loads(NVTOP_332)[0]
+    first, silent = _gpus(json.dumps([healthy, _SILENT]))
+    assert (first.status, first.utilization) == ("ok", 57)
+    assert (silent.id, silent.status, silent.name) == (1, "failed", "NVIDIA H200")
+    assert silent.error is not None and "no reading" in silent.error
+
+
+def test_an_entry_that_is_not_an_object_fails_that_gpu_only() -> None:
+    healthy = json.loads(NVTOP_332)[0]
+    first, odd = _gpus(json.dumps([healthy, "garbage"]))
+    assert first.status == "ok"
+    assert (odd.id, odd.status) == (1, "failed")
+
+
+def test_bad_process_entries_cost_themselves_and_are_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    item = json.loads(NVTOP_332)[0]
+    good = item["processes"][0]
+    item["processes"] = ["junk", {"pid": "not a pid"}, {"pid": str(2**40)}, good]
+    problems = OnceLog(logging.getLogger("gpulens.nvtop"))  # the provider keeps one
+    with caplog.at_level("WARNING", logger="gpulens.nvtop"):
+        for _ in range(3):
+            items = load_snapshot(json.dumps([item]))
+            [gpu] = gpus_from_snapshot(items, FakeResolver(), problems)
+            assert [p.pid for p in gpu.processes] == [int(good["pid"])]
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == len(set(messages)) == 2  # not an object; no valid pid

@@ -13,12 +13,16 @@ What the versions print (all seen in the wild):
 
 nvtop has no UUID, index, driver version or power limit: those stay ``null``
 and GPUs are matched by their order. With no GPU it prints
-``No GPU to monitor.`` and exits 0. The only module that runs ``nvtop``.
+``No GPU to monitor.`` and exits 0. A GPU it lists without a single reading
+(what it prints for a GPU that stopped answering), or an entry that is not an
+object, is that GPU failed; the others go on. A process entry that cannot be
+read costs only itself. The only module that runs ``nvtop``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from typing import Any
@@ -27,7 +31,13 @@ from gpulens.core.metrics.processes import ProcessResolver, sanitize_name
 from gpulens.core.metrics.providers.base import ProviderError
 from gpulens.core.metrics.providers.tools import ToolProvider, first_line
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
+from gpulens.core.metrics.text import OnceLog
 from gpulens.core.metrics.units import bytes_to_mib, clamp_percent
+
+log = logging.getLogger("gpulens.nvtop")
+# The readings every nvtop -s version prints; a GPU with none of them answered nothing.
+_READINGS = ("gpu_clock", "mem_clock", "temp", "power_draw", "gpu_util", "mem_util")
+NO_READING = "nvtop lists this GPU but reports no reading for it (lost, or not answering)"
 
 _VALUE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]*)\s*$")
 # A line that ends a value (string, number, literal, object, array) followed by a line that
@@ -44,8 +54,9 @@ def _repair(text: str) -> str:
     return _MISSING_COMMA.sub(r"\1,\2\3", text)
 
 
-def load_snapshot(text: str) -> list[dict[str, Any]]:
-    """Parse ``nvtop -s`` output into one dict per GPU, repairing the known comma defect."""
+def load_snapshot(text: str) -> list[dict[str, Any] | None]:
+    """Parse ``nvtop -s`` output into one dict per GPU (``None`` for an entry that is not an
+    object), repairing the known comma defect."""
     body = text.strip()
     if not body.startswith("["):
         line = body.splitlines()[0][:200] if body else "empty output"
@@ -58,9 +69,9 @@ def load_snapshot(text: str) -> list[dict[str, Any]]:
             data = json.loads(_repair(body))
         except (ValueError, RecursionError) as exc:
             raise NvtopError(f"nvtop: output is not valid JSON ({exc})") from exc
-    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+    if not isinstance(data, list) or (data and not any(isinstance(i, dict) for i in data)):
         raise NvtopError("nvtop: expected a JSON list of GPU objects")
-    return data
+    return [item if isinstance(item, dict) else None for item in data]  # None: that GPU failed
 
 
 def _quantity(value: Any) -> tuple[float, str] | None:
@@ -112,11 +123,15 @@ def _mib(value: Any) -> int | None:
     return bytes_to_mib(int(number)) if number is not None else None
 
 
-def _process(raw: Any, resolve: ProcessResolver) -> ProcessInfo | None:
+def _process(raw: Any, resolve: ProcessResolver, problems: OnceLog) -> ProcessInfo | None:
     if not isinstance(raw, dict):
+        problems.warning(
+            "process-not-object", "nvtop -s: skipped a process entry that is not an object"
+        )
         return None
     pid = _with_unit(raw.get("pid"), "")
-    if pid is None:
+    if pid is None or pid > 2**22:
+        problems.warning("process-pid", "nvtop -s: skipped a process entry without a valid pid")
         return None
     cmdline = raw.get("cmdline")
     name = None
@@ -137,17 +152,40 @@ def _process(raw: Any, resolve: ProcessResolver) -> ProcessInfo | None:
     )
 
 
-def gpus_from_snapshot(items: list[dict[str, Any]], resolve: ProcessResolver) -> list[GpuInfo]:
-    """Normalise parsed snapshot objects; unknown keys are ignored."""
+def gpus_from_snapshot(
+    items: list[dict[str, Any] | None],
+    resolve: ProcessResolver,
+    problems: OnceLog | None = None,
+) -> list[GpuInfo]:
+    """Normalise parsed snapshot objects; unknown keys are ignored.
+
+    ``problems`` logs each kind of unreadable entry once (the provider keeps one for its life).
+    """
+    problems = problems if problems is not None else OnceLog(log)
     gpus: list[GpuInfo] = []
     for index, item in enumerate(items):
+        item = item or {}
         name = item.get("device_name")
+        # nvtop prints every key, null when it has no value: all of them null, or an entry
+        # that was not an object, is a GPU that did not answer.
+        if not item or all(key in item and item[key] is None for key in _READINGS):
+            gpus.append(
+                GpuInfo(
+                    id=index,
+                    name=(sanitize_name(name, limit=96) if isinstance(name, str) else None)
+                    or f"GPU {index}",
+                    status="failed",
+                    error=NO_READING,
+                )
+            )
+            continue
         shared = _percent(item.get("encode_decode"))
         raw_procs = item.get("processes")
         procs = [
             p
             for p in (
-                _process(r, resolve) for r in (raw_procs if isinstance(raw_procs, list) else [])
+                _process(r, resolve, problems)
+                for r in (raw_procs if isinstance(raw_procs, list) else [])
             )
             if p is not None
         ]
@@ -183,6 +221,7 @@ class NvtopProvider(ToolProvider):
     error = NvtopError
 
     def _open(self) -> None:
+        self._problems = OnceLog(log)
         self._check_opens(self.sample)
 
     def sample(self) -> list[GpuInfo]:
@@ -193,4 +232,4 @@ class NvtopProvider(ToolProvider):
             if "invalid option" in text or "unrecognized option" in text:
                 raise NvtopError("nvtop: this version has no -s (snapshot) option; 3.2.0 or newer")
             raise NvtopError(f"nvtop: {first_line(result)}")
-        return gpus_from_snapshot(load_snapshot(output), self._resolve)
+        return gpus_from_snapshot(load_snapshot(output), self._resolve, self._problems)
