@@ -64,7 +64,7 @@ def test_sanitize_name_keeps_the_end_of_a_very_long_path() -> None:
     name = sanitize_name(path)
     assert name is not None
     assert len(name) == MAX_NAME_LENGTH
-    assert name.startswith("…")
+    assert name.startswith("/…")  # still a path, so the page shows "python3"
     assert name.endswith("/python3")
 
 

@@ -34,9 +34,7 @@ def test_clean_reason_caps_a_flood() -> None:
 
 def test_clean_name_caps_and_marks() -> None:
     assert clean_name("a\x1b[31mb", limit=10) == "a\ufffdb"
-    assert (
-        clean_name("/" + "d/" * 100 + "python3", limit=20) == "…" + ("d/" * 100 + "python3")[-19:]
-    )
+    assert clean_name("/" + "d/" * 100 + "python3", limit=20) == "/…/d/d/d/d/d/python3"
     assert clean_name("   ", limit=10) is None
 
 

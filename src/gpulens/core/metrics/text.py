@@ -33,8 +33,8 @@ _REPLACEMENTS = re.compile(f"{REPLACEMENT}+")
 def _cap(text: str, limit: int, keep_end: bool) -> str:
     if len(text) <= limit:
         return text
-    if keep_end:  # a path: its last component says the most
-        return "…" + text[-(limit - 1) :]
+    if keep_end:  # a path: its last component says the most; "/…/…/python3" stays a path
+        return "/…" + text[-(limit - 2) :]
     return text[: limit - 1] + "…"
 
 
