@@ -129,8 +129,14 @@ def cmd_record(args: argparse.Namespace) -> int:
             tick += 1
 
     header = {"source": provider.name, "interval": interval, "recordedWith": __version__}
+
+    def full(limit: str) -> None:
+        print(
+            f"gpulens: stopped before {limit}, so that the recording can be played", file=sys.stderr
+        )
+
     try:
-        count = recording.write(args.out, header, frames())
+        count = recording.write(args.out, header, frames(), on_full=full)
     except OSError as exc:
         print(f"gpulens: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return 2

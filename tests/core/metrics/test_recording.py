@@ -415,3 +415,18 @@ def test_the_shipped_demo_still_loads() -> None:
     assert loaded.header["format"] == recording.FORMAT
     assert len(loaded.frames) == 180
     assert loaded.duration == pytest.approx(45.0)
+
+
+@pytest.mark.parametrize(
+    ("limit", "value"), [("MAX_BYTES", 4096), ("MAX_SAMPLES", 7), ("MAX_LINES", 5)]
+)
+def test_write_stops_before_a_limit_so_what_it_wrote_plays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str, value: int
+) -> None:
+    monkeypatch.setattr(recording, limit, value)
+    said: list[str] = []
+    frames = ((float(i), [_gpu(0, i % 100), _gpu(1, 0)]) for i in range(10_000))
+    count = recording.write(tmp_path / "r.jsonl.gz", {"interval": 1.0}, frames, on_full=said.append)
+    assert 0 < count < 10_000
+    assert len(said) == 1 and "limit" in said[0]
+    assert len(recording.load(tmp_path / "r.jsonl.gz").frames) == count

@@ -24,7 +24,7 @@ import itertools
 import json
 import math
 import zlib
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,15 +282,46 @@ def header_line(**fields: Any) -> str:
     return json.dumps({"format": FORMAT, "version": VERSION, **fields}, separators=(",", ":"))
 
 
+def _past_limit(line: int, size: int, lines: int, samples: int) -> str | None:
+    """Which of ``load``'s limits a recording of this size would pass, if any."""
+    if line > MAX_LINE_BYTES:
+        return f"a frame over {_size(MAX_LINE_BYTES)}"
+    if size > MAX_BYTES:
+        return f"the {_size(MAX_BYTES)} limit"
+    if lines > MAX_LINES:
+        return f"the {MAX_LINES:,}-line limit"
+    if samples > MAX_SAMPLES:
+        return f"the limit of {MAX_SAMPLES:,} GPU and process entries"
+    return None
+
+
 def write(
-    path: str | Path, header: dict[str, Any], frames: Iterable[tuple[float, list[GpuInfo]]]
+    path: str | Path,
+    header: dict[str, Any],
+    frames: Iterable[tuple[float, list[GpuInfo]]],
+    on_full: Callable[[str], None] | None = None,
 ) -> int:
-    """Write a whole recording; returns the number of frames written."""
+    """Write a whole recording; returns the number of frames written.
+
+    Stops before a frame that would take the file past what ``load`` accepts
+    (``MAX_BYTES``, ``MAX_LINE_BYTES``, ``MAX_LINES``, ``MAX_SAMPLES``), so that
+    every recording written can be played; ``on_full`` is told why.
+    """
     path = Path(path)
     count = 0
     with _open(path, "w") as handle:
-        handle.write(header_line(**header) + "\n")
+        head = header_line(**header) + "\n"
+        handle.write(head)
+        size, samples = len(head.encode()), 0
         for t, gpus in frames:
-            handle.write(frame_line(t, gpus) + "\n")
-            count += 1
+            line = frame_line(t, gpus) + "\n"
+            length = len(line.encode())
+            entries = sum(1 + len(g.processes) for g in gpus)
+            full = _past_limit(length, size + length, count + 2, samples + entries)
+            if full is not None:
+                if on_full is not None:
+                    on_full(full)
+                break
+            handle.write(line)
+            size, samples, count = size + length, samples + entries, count + 1
     return count
