@@ -9,6 +9,9 @@
 * nvidia-smi and nvtop: parsing cost of their real output (the subprocess
   itself, 20-75 ms wall on an H200, is not included: see docs/benchmarks.md).
 * The whole payload: provider + system metrics + one JSON serialisation.
+* The device-set watch (hot-plug): one listing of a directory shaped like
+  ``/proc/driver/nvidia/gpus`` (one entry per GPU), made once per rescan
+  interval, and what that costs per sample.
 
 Absolute times drift on shared machines; the ratios are what to compare.
 """
@@ -21,6 +24,7 @@ import json
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,7 +41,11 @@ from gpulens.core.metrics.providers.nvidia_smi import (  # noqa: E402
     gpu_from_row,
     parse_csv,
 )
-from gpulens.core.metrics.providers.nvml import NvmlProvider  # noqa: E402
+from gpulens.core.metrics.providers.nvml import (  # noqa: E402
+    RESCAN_INTERVAL_S,
+    NvmlProvider,
+    device_set,
+)
 from gpulens.core.metrics.providers.nvml_recorded import RecordedNvml  # noqa: E402
 from gpulens.core.metrics.providers.nvtop import gpus_from_snapshot, load_snapshot  # noqa: E402
 from gpulens.core.metrics.system import SystemCollector  # noqa: E402
@@ -130,6 +138,14 @@ def main() -> None:
     def payload() -> None:
         build_payload(1, selection, provider.sample(), system).model_dump_json(by_alias=True)
 
+    with tempfile.TemporaryDirectory() as gpus_dir:
+        for i in range(n):  # what the driver lists: one directory per PCI bus id
+            (Path(gpus_dir) / f"0000:{0x18 + i:02x}:00.0").mkdir()
+        listing = cpu_per_call(lambda: device_set(Path(gpus_dir)), args.seconds)
+    procfs = Path("/proc/bus/pci") if Path("/proc/bus/pci").is_dir() else Path("/proc/self")
+    listing_procfs = cpu_per_call(lambda: device_set(procfs), args.seconds)
+    per_sample = 1.0 / RESCAN_INTERVAL_S  # samples at 1 s; one listing per rescan interval
+
     rows = [
         ("raw NVML calls on the stand-in (floor)", floor),
         ("gpulens NVML provider", ours),
@@ -137,6 +153,12 @@ def main() -> None:
         ("nvtop -s JSON parsing", cpu_per_call(nvtop, args.seconds)),
         ("system metrics (psutil)", cpu_per_call(system.sample, args.seconds)),
         ("whole payload: NVML provider + system + JSON", cpu_per_call(payload, args.seconds)),
+        (f"device-set watch: one listing, {n} entries (tmp dir)", listing),
+        (f"device-set watch: one listing of procfs {procfs}", listing_procfs),
+        (
+            f"device-set watch per sample at 1 s (1 listing / {RESCAN_INTERVAL_S:g} s)",
+            max(listing, listing_procfs) * per_sample,
+        ),
     ]
     print(f"# collector cost, {n} GPUs, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}")  # fmt: skip
