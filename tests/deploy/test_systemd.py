@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from gpulens.api.http import HEAD_TIMEOUT_S
 from gpulens.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +63,21 @@ def test_sandboxed_but_nvidia_devices_reachable(unit: dict[str, list[str]]) -> N
     }.items():
         assert unit[key] == [value], key
     assert unit["CapabilityBoundingSet"] == [""]
+
+
+def test_open_file_limit_covers_the_clients_and_pending_sockets(
+    unit: dict[str, list[str]],
+) -> None:
+    # One socket per WebSocket client, one per connection still sending its
+    # request head (closed after HEAD_TIMEOUT_S), and the service's own files.
+    [limit] = unit["LimitNOFILE"]
+    clients = Settings.model_fields["ws_max_clients"].default
+    own_files, awaiting_head = 100, 1000
+    assert int(limit) >= clients + own_files + awaiting_head
+    assert int(limit) > 1024  # systemd's default soft limit, which the unit replaces
+    # The comment that explains the number names the deadline it relies on.
+    assert f"at most {HEAD_TIMEOUT_S:g} s" in UNIT.read_text()
+    assert f"`LimitNOFILE={limit}`" in (ROOT / "README.md").read_text()
 
 
 def test_env_example_names_every_setting() -> None:

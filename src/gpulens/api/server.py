@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import uvicorn
 
 from gpulens import logs
 from gpulens.api.app import create_app
+from gpulens.api.http import HeadDeadlineProtocol
 from gpulens.config import Settings
 
 log = logging.getLogger("gpulens")
@@ -23,7 +25,7 @@ def run(settings: Settings, reload: bool = False) -> int:
         )
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("listening on %s: reachable from other machines", settings.host)
-    common = {
+    common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_config": logs.log_config(settings.log_level),
@@ -36,11 +38,13 @@ def run(settings: Settings, reload: bool = False) -> int:
         "proxy_headers": True,
         "forwarded_allow_ips": settings.forwarded_allow_ips,
         "server_header": False,
+        # h11 with a deadline and a size bound on request heads (gpulens.api.http).
+        "http": HeadDeadlineProtocol,
     }
     if reload:
-        uvicorn.run("gpulens.api.server:app_from_env", factory=True, reload=True, **common)  # type: ignore[arg-type]
+        uvicorn.run("gpulens.api.server:app_from_env", factory=True, reload=True, **common)
     else:
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        uvicorn.run(create_app(settings), **common)
     return 0
 
 
