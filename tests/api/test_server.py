@@ -10,10 +10,10 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from gpulens import logs
+from gpulens import cli, logs
 from gpulens.api import http, server
 from gpulens.api.http import MAX_HEAD_BYTES, HeadDeadlineProtocol
-from gpulens.config import Settings
+from gpulens.config import Settings, load_settings
 
 # --- uvicorn.run's arguments --------------------------------------------------
 
@@ -24,7 +24,23 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Any, ...]
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append((a, kw)))
     monkeypatch.setattr(logs, "configure", lambda level="INFO": None)
+    # run() writes these for the reloader; monkeypatch puts back what was there.
+    for name in ("TELEMETRY_PROVIDER", "HOST", "PORT"):
+        monkeypatch.delenv(name, raising=False)
     return calls
+
+
+def test_reload_keeps_the_command_line_overrides(
+    uvicorn_calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+) -> None:
+    argv = ["serve", "--reload", "--provider", "replay", "--host", "::1", "--port", "5099"]
+    assert cli.main(argv) == 0
+    [(args, kwargs)] = uvicorn_calls
+    assert args == ("gpulens.api.server:app_from_env",)
+    assert kwargs["reload"] is True and kwargs["factory"] is True
+    # What the reloader's child reads in app_from_env: the environment alone.
+    child = load_settings()
+    assert (child.telemetry_provider, child.host, child.port) == ("replay", "::1", 5099)
 
 
 def test_serve_installs_the_head_bounds(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import uvicorn
@@ -42,6 +43,11 @@ def run(settings: Settings, reload: bool = False) -> int:
         "http": HeadDeadlineProtocol,
     }
     if reload:
+        # The reloader's child builds its settings from the environment alone
+        # (app_from_env): hand it the command line's --provider/--host/--port.
+        os.environ["TELEMETRY_PROVIDER"] = settings.telemetry_provider
+        os.environ["HOST"] = settings.host
+        os.environ["PORT"] = str(settings.port)
         uvicorn.run("gpulens.api.server:app_from_env", factory=True, reload=True, **common)
     else:
         uvicorn.run(create_app(settings), **common)
