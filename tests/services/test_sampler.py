@@ -8,6 +8,7 @@ from gpulens.api.app import make_hub
 from gpulens.config import Settings
 from gpulens.core.metrics.providers import Selection
 from gpulens.core.metrics.providers.base import ProviderError
+from gpulens.core.metrics.schema import GpuInfo
 from gpulens.services.sampler import Sampler
 from tests.fakes import FakeProvider, FakeSystem, gpu, hanging, selection, steady
 
@@ -145,4 +146,24 @@ async def test_an_explicit_source_missing_at_start_is_retried_with_backoff() -> 
     assert probes == [2.0, 6.0, 14.0]  # 2 s, then 4, then 8: backing off
     assert payload.source == "nvml" and len(payload.gpus) == 1
     assert sampler.hub.status.state == "ok"
+    sampler.close()
+
+
+async def test_a_failing_source_is_logged_when_it_changes_not_every_sample(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def script(n: int) -> list[GpuInfo] | BaseException:
+        if 1 <= n <= 5:
+            return ProviderError("Driver Not Loaded")
+        return [gpu(0, util=n)]
+
+    sampler = sampler_for(FakeProvider(script))
+    with caplog.at_level("INFO", logger="gpulens.sampler"):
+        for _ in range(8):
+            await sampler.tick()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "GPU source nvml degraded: Driver Not Loaded",
+        "GPU source nvml: ok",
+    ]
     sampler.close()

@@ -69,13 +69,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         chosen = selection if selection is not None else await asyncio.to_thread(selector, settings)
-        if chosen.provider is None:
-            log.warning(
-                "no GPU source yet (%s); serving host metrics and retrying",
-                "; ".join(chosen.unavailable.values()) or settings.telemetry_provider,
-                extra={"unavailable": chosen.unavailable},
-            )
-        else:
+        if chosen.provider is not None:  # the sampler logs it when there is none
             log.info("GPU source: %s", chosen.provider.name)
         sampler = Sampler(
             settings, chosen, app.state.hub, system, reselect=lambda: selector(settings)

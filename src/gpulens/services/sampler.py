@@ -74,6 +74,7 @@ class Sampler:
         self._probe_wait = PROBE_FIRST_S
         self._next_probe = clock() + self._probe_wait
         self.observers: list[Callable[[float], None]] = []
+        self._logged: tuple[str, str | None] = ("ok", None)  # last state and reason logged
         self.ticks = 0
         self.started_at = clock()
         self.last_duration: float | None = None
@@ -125,8 +126,22 @@ class Sampler:
             unavailable=self.selection.unavailable,
         )
         self.hub.publish(payload, status)
+        self._log_change(status)
         self.ticks += 1
         return payload
+
+    def _log_change(self, status: ProviderStatus) -> None:
+        """One log line when the source's state or reason changes, not one per sample."""
+        key = (status.state, status.reason)
+        if key == self._logged:
+            return
+        self._logged = key
+        if status.state == "ok":
+            log.info("GPU source %s: ok", status.provider)
+        elif status.provider is None:
+            log.warning("no GPU source: %s", status.reason)
+        else:
+            log.warning("GPU source %s degraded: %s", status.provider, status.reason)
 
     async def _collect(self) -> tuple[list[GpuInfo], SystemInfo, ProviderStatus]:
         provider = self.selection.provider
@@ -142,15 +157,14 @@ class Sampler:
         try:
             gpus, system = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
         except TimeoutError:
-            reason = f"GPU read did not finish within {self.timeout:g} s"
-            log.warning("%s: %s", name, reason)
-            return self._degraded(reason, name)
+            return self._degraded(f"GPU read did not finish within {self.timeout:g} s", name)
         except ProviderError as exc:
-            log.warning("%s: %s", name, exc)
             return self._degraded(str(exc), name)
         except Exception as exc:
-            log.exception("%s: read failed", name)
-            return self._degraded(f"{exc.__class__.__name__}: {exc}", name)
+            reason = f"{exc.__class__.__name__}: {exc}"
+            if reason != self._logged[1]:  # a bug: its traceback once, not every sample
+                log.exception("%s: read failed", name)
+            return self._degraded(reason, name)
         self._inflight = None
         self._last_gpus = gpus
         return gpus, system, self._status(gpus, name)
