@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from typing import Any
@@ -16,16 +17,40 @@ from gpulens.config import Settings
 log = logging.getLogger("gpulens")
 
 
-def run(settings: Settings, reload: bool = False) -> int:
-    logs.configure(settings.log_level)
+def is_loopback(host: str) -> bool | None:
+    """True for a loopback address or "localhost", False for any other IP, None for a name."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # ::ffff:127.0.0.1 (Python 3.11 says False)
+    return address.is_loopback
+
+
+def warn_about(settings: Settings) -> None:
+    """Log what in ``settings`` exposes the dashboard or costs the GPU box."""
     if settings.below_recommended_interval:
         log.warning(
             "POLL_INTERVAL_MS=%d is under 1000 ms: each read costs CPU on the GPU box; "
             "use it for short investigations",
             settings.poll_interval_ms,
         )
-    if settings.host not in ("127.0.0.1", "localhost", "::1"):
+    if is_loopback(settings.host) is False:
         log.warning("listening on %s: reachable from other machines", settings.host)
+    if "*" in settings.allowed_origins:
+        log.warning(
+            "ALLOWED_ORIGINS contains '*': the WebSocket Origin check is off and any web page "
+            "a visitor opens can read the GPU stream; list the dashboard's origins in "
+            "ALLOWED_ORIGINS instead (e.g. https://gpu.example.com)"
+        )
+
+
+def run(settings: Settings, reload: bool = False) -> int:
+    logs.configure(settings.log_level)
+    warn_about(settings)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
