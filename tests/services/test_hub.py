@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from starlette.websockets import WebSocketDisconnect
 
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
 from gpulens.services.messages import ClientConfig, ProviderStatus
@@ -50,12 +51,14 @@ class FakeConn:
         await self.block.wait()
         self.sent.append(json.loads(data))
 
-    async def receive(self) -> dict[str, object]:
+    async def receive_text(self) -> str:
+        """As Starlette's: KeyError for a binary frame, WebSocketDisconnect when the peer left."""
         item = await self.inbound.get()
         if item is None:
-            return {"type": "websocket.disconnect", "code": 1000}
-        key = "bytes" if isinstance(item, bytes) else "text"
-        return {"type": "websocket.receive", key: item}
+            raise WebSocketDisconnect(1000)
+        if isinstance(item, bytes):
+            raise KeyError("text")
+        return item
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.closed_with = (code, reason)

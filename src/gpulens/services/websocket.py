@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
 from gpulens.services.messages import (
@@ -48,8 +48,8 @@ class Connection(Protocol):
 
     async def send_text(self, data: str) -> None: ...
 
-    async def receive(self) -> Any:
-        """The next ASGI message: ``websocket.receive`` (``text`` or ``bytes``) or a disconnect."""
+    async def receive_text(self) -> str:
+        """The next text frame; ``KeyError`` for a binary one, any other error when gone."""
         ...
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
@@ -316,16 +316,12 @@ class Hub:
         window_start, count = self.clock(), 0
         while not client.closed:
             try:
-                message = await client.conn.receive()
-            except Exception:
-                client.closed = True
-                return
-            if message.get("type") != "websocket.receive":
-                client.closed = True  # the client went away
-                return
-            text = message.get("text")
-            if text is None:
+                text = await client.conn.receive_text()
+            except KeyError:  # Starlette's receive_text finds no "text" in a binary frame
                 self._kick(client, CLOSE_UNSUPPORTED, "binary frames are not accepted")
+                return
+            except Exception:  # the client left (WebSocketDisconnect) or the socket broke
+                client.closed = True
                 return
             if len(text.encode("utf-8", "replace")) > MAX_INBOUND_BYTES:
                 self._kick(client, CLOSE_TOO_BIG, "message too big")
