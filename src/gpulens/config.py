@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ProviderName = Literal["auto", "nvml", "nvidia-smi", "nvtop", "replay"]
@@ -90,6 +90,19 @@ class Settings(BaseSettings):
     )
     heartbeat_interval_ms: int = Field(
         5000, ge=500, le=60_000, description="Application heartbeat period, 500-60000 ms."
+    )
+    temp_warn_c: int = Field(
+        70, ge=20, le=120, description="GPU temperature the page shows as warm, 20-120 °C."
+    )
+    temp_hot_c: int = Field(
+        85,
+        ge=20,
+        le=120,
+        description="GPU temperature the page shows as hot, 20-120 °C (a GPU that reports "
+        "its own slowdown temperature is hot from there).",
+    )
+    busy_utilization_pct: int = Field(
+        10, ge=1, le=100, description="Utilization from which a GPU counts as busy, 1-100 %."
     )
     sample_timeout_ms: int = Field(
         3000, ge=100, le=60_000, description="Longest wait for one GPU read, 100-60000 ms."
@@ -176,6 +189,14 @@ class Settings(BaseSettings):
     def _disk_path(cls, value: str) -> str:
         if not Path(value).is_dir():
             raise ValueError(f"{value!r} is not a directory")
+        return value
+
+    @field_validator("temp_hot_c")
+    @classmethod
+    def _hot_above_warn(cls, value: int, info: ValidationInfo) -> int:
+        warn = info.data.get("temp_warn_c")
+        if warn is not None and warn >= value:
+            raise ValueError(f"TEMP_WARN_C ({warn}) must be below TEMP_HOT_C ({value})")
         return value
 
     @field_validator("log_level", mode="before")

@@ -55,9 +55,18 @@ def test_config_is_allow_listed(client: TestClient) -> None:
     body = client.get("/api/config").json()
     assert set(body) == {
         "pollIntervalMs", "wsBacklog", "heartbeatIntervalMs", "maxRate", "hostname", "version",
-        "gradientPresets", "temperatureThresholds",
+        "temperatureThresholds", "busyUtilization",
     }  # fmt: skip
     assert body["pollIntervalMs"] == 250
+    assert body["temperatureThresholds"] == {"warn": 70, "hot": 85}
+    assert body["busyUtilization"] == 10
+
+
+def test_thresholds_come_from_the_settings() -> None:
+    with make_client(temp_warn_c=60, temp_hot_c=75, busy_utilization_pct=5) as client:
+        body = client.get("/api/config").json()
+    assert body["temperatureThresholds"] == {"warn": 60, "hot": 75}
+    assert body["busyUtilization"] == 5
 
 
 @contextmanager
@@ -183,6 +192,7 @@ def test_serves_the_built_dashboard(tmp_path: Path) -> None:
         ("FORWARDED_ALLOW_IPS", "127.0.0.1,10.0.0.1/8", "is not an IP address or network"),
         ("HOST", "not_an_ip", "is not an IP address"),
         ("HOST", "gpu.example.com", "is not an IP address"),
+        ("TEMP_HOT_C", "60", "must be below TEMP_HOT_C"),
     ],
 )
 def test_bad_environment_values_stop_start_up(

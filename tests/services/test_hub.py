@@ -10,7 +10,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
-from gpulens.services.messages import ClientConfig, ProviderStatus
+from gpulens.services.messages import ClientConfig, ProviderStatus, TemperatureThresholds
 from gpulens.services.websocket import (
     CLOSE_TOO_BIG,
     CLOSE_TOO_SLOW,
@@ -26,7 +26,8 @@ OK = ProviderStatus(state="ok", provider="nvml")
 def config() -> ClientConfig:
     return ClientConfig(
         poll_interval_ms=250, ws_backlog=5, heartbeat_interval_ms=1000, max_rate=5.0,
-        hostname="box", version="test", gradient_presets={}, temperature_thresholds={},
+        hostname="box", version="test", busy_utilization=10,
+        temperature_thresholds=TemperatureThresholds(warn=70, hot=85),
     )  # fmt: skip
 
 

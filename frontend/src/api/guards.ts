@@ -192,18 +192,11 @@ function parseStatus(value: unknown, path: string): Status {
 
 function parseConfig(value: unknown, path: string): ClientConfig {
   const c = obj(value, path);
-  const presets = obj(c.gradientPresets, `${path}.gradientPresets`);
-  const gradientPresets: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(presets)) {
-    gradientPresets[k] = arr(v, `${path}.gradientPresets.${k}`).map((x, i) =>
-      str(x, `${path}.gradientPresets.${k}[${i}]`),
-    );
-  }
   const thresholds = obj(c.temperatureThresholds, `${path}.temperatureThresholds`);
-  const temperatureThresholds: Record<string, number> = {};
-  for (const [k, v] of Object.entries(thresholds)) {
-    temperatureThresholds[k] = num(v, `${path}.temperatureThresholds.${k}`);
-  }
+  const temperatureThresholds = {
+    warn: num(thresholds.warn, `${path}.temperatureThresholds.warn`),
+    hot: num(thresholds.hot, `${path}.temperatureThresholds.hot`),
+  };
   return {
     pollIntervalMs: num(c.pollIntervalMs, `${path}.pollIntervalMs`),
     wsBacklog: num(c.wsBacklog, `${path}.wsBacklog`),
@@ -211,8 +204,8 @@ function parseConfig(value: unknown, path: string): ClientConfig {
     maxRate: num(c.maxRate, `${path}.maxRate`),
     hostname: str(c.hostname, `${path}.hostname`),
     version: str(c.version, `${path}.version`),
-    gradientPresets,
     temperatureThresholds,
+    busyUtilization: num(c.busyUtilization, `${path}.busyUtilization`),
   };
 }
 

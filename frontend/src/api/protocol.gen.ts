@@ -148,12 +148,18 @@ export interface ClientConfig {
   maxRate: number;
   hostname: string;
   version: string;
-  gradientPresets: {
-    [k: string]: string[];
-  };
-  temperatureThresholds: {
-    [k: string]: number;
-  };
+  temperatureThresholds: TemperatureThresholds;
+  /**
+   * Utilization from which a GPU counts as busy, %.
+   */
+  busyUtilization: number;
+}
+/**
+ * Where the page starts to show a GPU as warm and as hot, °C (TEMP_WARN_C, TEMP_HOT_C).
+ */
+export interface TemperatureThresholds {
+  warn: number;
+  hot: number;
 }
 export interface ProviderStatus {
   state: 'ok' | 'degraded' | 'unavailable';

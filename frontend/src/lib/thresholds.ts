@@ -12,7 +12,7 @@ export interface TempThresholds {
 export const DEFAULT_THRESHOLDS: TempThresholds = { warn: 70, hot: 85 };
 
 /** The server's thresholds (hello.config.temperatureThresholds), or the defaults. */
-export function thresholdsFrom(config: { temperatureThresholds: Record<string, number> } | null): TempThresholds {
+export function thresholdsFrom(config: { temperatureThresholds: TempThresholds } | null): TempThresholds {
   const t = config?.temperatureThresholds;
   return {
     warn: t?.warn ?? DEFAULT_THRESHOLDS.warn,

@@ -32,8 +32,8 @@ export function configMsg(overrides: Json = {}): Json {
     maxRate: 5,
     hostname: 'gpu-box',
     version: '0.1.0',
-    gradientPresets: {},
     temperatureThresholds: { warn: 70, hot: 85 },
+    busyUtilization: 10,
     ...overrides,
   };
 }

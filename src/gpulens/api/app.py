@@ -19,17 +19,11 @@ from gpulens.api.static import SpaFiles, find_static_dir
 from gpulens.config import Settings
 from gpulens.core.metrics.providers import Selection, select
 from gpulens.core.metrics.system import SystemCollector
-from gpulens.services.messages import ClientConfig
+from gpulens.services.messages import ClientConfig, TemperatureThresholds
 from gpulens.services.sampler import Sampler
 from gpulens.services.websocket import Hub, run_housekeeping
 
 log = logging.getLogger("gpulens")
-
-GRADIENT_PRESETS = {
-    "aurora": ["#7C3AED", "#D946EF", "#22D3EE"],
-    "healthy": ["#22D3EE", "#10B981"],
-    "ember": ["#F59E0B", "#F43F5E"],
-}
 
 
 def client_config(settings: Settings) -> ClientConfig:
@@ -40,8 +34,10 @@ def client_config(settings: Settings) -> ClientConfig:
         max_rate=settings.ws_max_rate,
         hostname=socket.gethostname(),
         version=__version__,
-        gradient_presets=GRADIENT_PRESETS,
-        temperature_thresholds={"warn": 70, "hot": 85},
+        temperature_thresholds=TemperatureThresholds(
+            warn=settings.temp_warn_c, hot=settings.temp_hot_c
+        ),
+        busy_utilization=settings.busy_utilization_pct,
     )
 
 

@@ -11,6 +11,13 @@ from gpulens.core.metrics.schema import CamelModel, Reason, Telemetry, Timestamp
 ProviderState = Literal["ok", "degraded", "unavailable"]
 
 
+class TemperatureThresholds(CamelModel):
+    """Where the page starts to show a GPU as warm and as hot, °C (TEMP_WARN_C, TEMP_HOT_C)."""
+
+    warn: int
+    hot: int
+
+
 class ClientConfig(CamelModel):
     """Front-end settings, allow-listed (nothing secret)."""
 
@@ -20,8 +27,8 @@ class ClientConfig(CamelModel):
     max_rate: float
     hostname: str
     version: str
-    gradient_presets: dict[str, list[str]]
-    temperature_thresholds: dict[str, int]
+    temperature_thresholds: TemperatureThresholds
+    busy_utilization: int = Field(description="Utilization from which a GPU counts as busy, %.")
 
 
 class ProviderStatus(CamelModel):
