@@ -46,9 +46,9 @@ from gpulens.core.metrics.providers.nvml import (  # noqa: E402
     NvmlProvider,
     device_set,
 )
-from gpulens.core.metrics.providers.nvml_recorded import RecordedNvml  # noqa: E402
 from gpulens.core.metrics.providers.nvtop import gpus_from_snapshot, load_snapshot  # noqa: E402
 from gpulens.core.metrics.system import SystemCollector  # noqa: E402
+from gpulens.testing.nvml import RecordedNvml  # noqa: E402
 
 CAPTURE = ROOT / "tests/fixtures/h200-sxm-141gb/loaded"
 FULL_FIELDS = [

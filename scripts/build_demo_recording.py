@@ -23,8 +23,8 @@ from typing import Any
 from gpulens.core.metrics import recording
 from gpulens.core.metrics.processes import ProcessIdentity
 from gpulens.core.metrics.providers.nvml import NvmlProvider
-from gpulens.core.metrics.providers.nvml_recorded import RecordedNvml, trace_readings
 from gpulens.core.metrics.schema import GpuInfo
+from gpulens.testing.nvml import RecordedNvml, trace_readings
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACE = ROOT / "tests/fixtures/h100-sxm-80gb/trace-nvml-45s-250ms.jsonl"

@@ -11,8 +11,8 @@ import pytest
 
 from gpulens.config import Settings
 from gpulens.core.metrics.processes import ProcessIdentity
-from gpulens.core.metrics.providers.nvml_recorded import RecordedNvml
 from gpulens.core.metrics.units import MIB
+from gpulens.testing.nvml import RecordedNvml
 
 # The H200 of the captures (see tests/fixtures/README.md).
 H200_UUID = "GPU-b7f55477-ed9b-14a7-8c96-f2c319d1fad8"

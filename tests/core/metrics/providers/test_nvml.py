@@ -20,8 +20,8 @@ from gpulens.core.metrics.providers.nvml import (
     NvmlProvider,
     device_set,
 )
-from gpulens.core.metrics.providers.nvml_recorded import RecordedNvml
 from gpulens.core.metrics.units import MIB
+from gpulens.testing.nvml import RecordedNvml
 
 from ..conftest import COMPUTE_KEY, H200_UUID, FakeClock, FakeResolver
 
@@ -175,7 +175,7 @@ def test_gpu_lost_marks_only_that_gpu_failed(make_nvml: MakeNvml, error: str) ->
 
 
 def nv_code(name: str) -> int:
-    from gpulens.core.metrics.providers.nvml_recorded import error_code
+    from gpulens.testing.nvml import error_code
 
     return error_code(name)
 
