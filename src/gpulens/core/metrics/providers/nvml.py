@@ -2,13 +2,17 @@
 
 The only module that talks to NVML. NVML is initialised once; handles and
 static facts are cached per GPU and keyed by UUID; per-field errors are
-mapped the same way everywhere:
+mapped the same way everywhere (``_GPU_FAILED_CODES``, ``_LIFECYCLE_CODES``):
 
-* not supported / no permission / not found / missing function → ``None``;
-* GPU is lost / unknown error / reset required → that GPU is marked failed,
-  the others go on;
-* uninitialised / driver not loaded / library-driver mismatch → the whole
-  provider fails this sample and re-initialises with exponential backoff.
+* uninitialised / driver not loaded / library not found / library-driver
+  mismatch → the whole provider fails this sample and re-initialises with
+  exponential backoff;
+* GPU is lost / not found / reset required / unknown error (and the other
+  faults of the card itself: insufficient power, IRQ issue, corrupted
+  InfoROM, operating-system error) → that GPU is marked failed, the others
+  go on;
+* any other NVML error (not supported, no permission, not found, a function
+  missing from an older driver or binding…) → that field is ``None``.
 
 NVML enumerates GPUs when it is initialised, so hot-plug needs a new
 initialisation. Every few seconds (not every sample) the provider lists
@@ -28,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pynvml
+
 from gpulens.core.metrics.processes import ProcessResolver, PsutilResolver
 from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
@@ -39,17 +45,24 @@ from gpulens.core.metrics.units import (
     cuda_version,
 )
 
-# NVML return codes (nvml.h); kept here so the mapping does not depend on the binding's names.
-_NOT_SUPPORTED_CODES = frozenset({2, 3, 4, 6, 7, 13, 21, 24, 25, 26, 27, 29})
-_GPU_FAILED_CODES = frozenset({8, 11, 14, 15, 16, 17, 28, 999})
-_LIFECYCLE_CODES = frozenset({1, 9, 12, 18})
-
-_TEMPERATURE_GPU = 0
-_THRESHOLD_SLOWDOWN = 1
-_CLOCK_SM = 1
-_CLOCK_MEM = 2
-_ECC_UNCORRECTED = 1
-_ECC_VOLATILE = 0
+# NVML return codes that fail one GPU, and those that fail the library as a whole; every
+# other code means the field is not available (see the module docstring).
+_GPU_FAILED_CODES = frozenset({
+    pynvml.NVML_ERROR_INSUFFICIENT_POWER,
+    pynvml.NVML_ERROR_IRQ_ISSUE,
+    pynvml.NVML_ERROR_CORRUPTED_INFOROM,
+    pynvml.NVML_ERROR_GPU_IS_LOST,
+    pynvml.NVML_ERROR_RESET_REQUIRED,
+    pynvml.NVML_ERROR_OPERATING_SYSTEM,
+    pynvml.NVML_ERROR_GPU_NOT_FOUND,
+    pynvml.NVML_ERROR_UNKNOWN,
+})  # fmt: skip
+_LIFECYCLE_CODES = frozenset({
+    pynvml.NVML_ERROR_UNINITIALIZED,
+    pynvml.NVML_ERROR_DRIVER_NOT_LOADED,
+    pynvml.NVML_ERROR_LIBRARY_NOT_FOUND,
+    pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH,
+})  # fmt: skip
 
 RESCAN_INTERVAL_S = 5.0
 REINIT_FIRST_S = 5.0  # while a GPU is failed: re-initialise after 5 s, then 10, 20… up to 60
@@ -83,11 +96,10 @@ def device_set(gpus_dir: Path | None) -> frozenset[str] | None:
 
 
 def load_pynvml() -> Any:
-    """Import the official binding, or say why it cannot be used."""
-    try:
-        import pynvml
-    except ImportError as exc:  # pragma: no cover - the binding is a dependency
-        raise ProviderUnavailable(f"nvidia-ml-py is not installed ({exc})") from exc
+    """The official binding (``nvidia-ml-py``); importing it loads no library, ``nvmlInit`` does.
+
+    A seam: tests put a stand-in that answers from recorded readings in its place.
+    """
     return pynvml
 
 
@@ -209,7 +221,9 @@ class NvmlProvider:
                         pci_bus_id=_text(getattr(pci, "busId", None)) if pci is not None else None,
                         slowdown=_int(
                             self._call(
-                                nv.nvmlDeviceGetTemperatureThreshold, handle, _THRESHOLD_SLOWDOWN
+                                nv.nvmlDeviceGetTemperatureThreshold,
+                                handle,
+                                pynvml.NVML_TEMPERATURE_THRESHOLD_SLOWDOWN,
                             )
                         ),
                         num_fans=self._call(nv.nvmlDeviceGetNumFans, handle),
@@ -356,7 +370,12 @@ class NvmlProvider:
         if now - device.slow_at >= SLOW_FIELDS_INTERVAL_S:
             # Counters that move slowly are read every few seconds, not every sample.
             device.energy_mj = call(nv.nvmlDeviceGetTotalEnergyConsumption, h)
-            device.ecc = call(nv.nvmlDeviceGetTotalEccErrors, h, _ECC_UNCORRECTED, _ECC_VOLATILE)
+            device.ecc = call(
+                nv.nvmlDeviceGetTotalEccErrors,
+                h,
+                pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
+                pynvml.NVML_VOLATILE_ECC,
+            )
             device.slow_at = now
         device.error = None
         return GpuInfo(
@@ -372,15 +391,15 @@ class NvmlProvider:
             memory_total=bytes_to_mib(getattr(memory, "total", None)),
             memory_free=bytes_to_mib(getattr(memory, "free", None)),
             memory_reserved=bytes_to_mib(getattr(memory, "reserved", None)),
-            temperature=_int(call(nv.nvmlDeviceGetTemperature, h, _TEMPERATURE_GPU)),
+            temperature=_int(call(nv.nvmlDeviceGetTemperature, h, pynvml.NVML_TEMPERATURE_GPU)),
             temperature_slowdown=device.slowdown,
             power_usage=round(power / 1000, 2) if power is not None else None,
             power_limit=round(limit / 1000, 2) if limit is not None else None,
             fan_speed=clamp_percent(_float(fan)),
             encoder_utilization=clamp_percent(_first(encoder)),
             decoder_utilization=clamp_percent(_first(decoder)),
-            sm_clock=call(nv.nvmlDeviceGetClockInfo, h, _CLOCK_SM),
-            memory_clock=call(nv.nvmlDeviceGetClockInfo, h, _CLOCK_MEM),
+            sm_clock=call(nv.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_SM),
+            memory_clock=call(nv.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_MEM),
             pstate=_pstate(call(nv.nvmlDeviceGetPerformanceState, h)),
             clock_event_reasons=clock_event_reasons(
                 call(nv.nvmlDeviceGetCurrentClocksEventReasons, h)
