@@ -94,6 +94,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 def cmd_record(args: argparse.Namespace) -> int:
     from gpulens.core.metrics import recording
     from gpulens.core.metrics.providers import ProviderError, select
+    from gpulens.core.metrics.schema import GpuInfo
 
     settings = _settings(args)
     if args.seconds <= 0:
@@ -114,7 +115,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         print(f"gpulens: no GPU source to record ({reasons})", file=sys.stderr)
         return 2
 
-    def frames() -> Iterator[tuple[float, list]]:  # type: ignore[type-arg]
+    def frames() -> Iterator[tuple[float, list[GpuInfo]]]:
         start = time.monotonic()
         tick = 0
         while True:

@@ -8,7 +8,7 @@ Units:
     memoryUsed / memoryTotal / memoryFree / memoryReserved: MiB
     temperature, temperatureSlowdown: °C
     powerUsage, powerLimit: W
-    smClock, memoryClock, graphicsClock: MHz
+    smClock, memoryClock: MHz
     energyConsumed: J since the driver was loaded
     system.cpuUsage, memoryUsage, diskUtilization: %
     system.uptime: s
@@ -47,6 +47,9 @@ class CamelModel(BaseModel):
     )
 
 
+ProcessType = Literal["compute", "graphics", "compute+graphics"]
+
+
 class ProcessInfo(CamelModel):
     """One process holding a GPU context."""
 
@@ -56,7 +59,7 @@ class ProcessInfo(CamelModel):
         None, alias="usedMemoryMiB", ge=0, description="GPU memory used by the process, MiB."
     )
     user: str | None = Field(None, description="Owner of the process.")
-    type: Literal["compute", "graphics", "compute+graphics"] | None = None
+    type: ProcessType | None = None
     sm_utilization: Percent | None = Field(
         None, description="Share of the GPU's SMs the process used in the last sample period, %."
     )

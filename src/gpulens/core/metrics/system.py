@@ -10,8 +10,7 @@ from collections.abc import Callable
 import psutil
 
 from gpulens.core.metrics.schema import SystemInfo
-
-_MIB = 1024 * 1024
+from gpulens.core.metrics.units import MIB
 
 
 class SystemCollector:
@@ -42,6 +41,6 @@ class SystemCollector:
             uptime=max(int(self._clock() - self._boot), 0),
             disk_utilization=round(disk, 1),
             cpu_count=self._cpu_count,
-            memory_used=int((memory.total - memory.available) / _MIB),
-            memory_total=int(memory.total / _MIB),
+            memory_used=int((memory.total - memory.available) / MIB),
+            memory_total=int(memory.total / MIB),
         )

@@ -1,10 +1,10 @@
-"""Unit conversions and decoders shared by the NVIDIA sources."""
+"""Unit conversions and decoders shared by the sources (NVIDIA tools, NVML, the host)."""
 
 from __future__ import annotations
 
 import re
 
-MIB = 1024 * 1024
+MIB = 1024 * 1024  # bytes in a MiB, the unit of every memory size in the payload
 
 _PCI = re.compile(r"^([0-9A-Fa-f]{1,8}):([0-9A-Fa-f]{1,2}):([0-9A-Fa-f]{1,2})\.([0-7])$")
 

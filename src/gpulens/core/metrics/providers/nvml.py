@@ -36,7 +36,7 @@ import pynvml
 
 from gpulens.core.metrics.processes import ProcessResolver, PsutilResolver
 from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
-from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
+from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, ProcessType
 from gpulens.core.metrics.units import (
     bus_key,
     bytes_to_mib,
@@ -63,6 +63,19 @@ _LIFECYCLE_CODES = frozenset({
     pynvml.NVML_ERROR_LIBRARY_NOT_FOUND,
     pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH,
 })  # fmt: skip
+
+# Each kind of process list and the binding calls that give it: the plain name (the _v3
+# struct) first, _v2 for drivers too old for it.
+_PROCESS_LISTS: tuple[tuple[ProcessType, tuple[str, ...]], ...] = (
+    (
+        "compute",
+        ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses_v2"),
+    ),
+    (
+        "graphics",
+        ("nvmlDeviceGetGraphicsRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses_v2"),
+    ),
+)
 
 RESCAN_INTERVAL_S = 5.0
 REINIT_FIRST_S = 5.0  # while a GPU is failed: re-initialise after 5 s, then 10, 20… up to 60
@@ -422,27 +435,15 @@ class NvmlProvider:
 
     def _processes(self, device: _Device) -> list[ProcessInfo]:
         h = device.handle
-        seen: dict[int, tuple[str, int | None]] = {}
-        for kind, names in (
-            (
-                "compute",
-                ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses_v2"),
-            ),
-            (
-                "graphics",
-                (
-                    "nvmlDeviceGetGraphicsRunningProcesses",
-                    "nvmlDeviceGetGraphicsRunningProcesses_v2",
-                ),
-            ),
-        ):
+        seen: dict[int, tuple[ProcessType, int | None]] = {}
+        for kind, names in _PROCESS_LISTS:
             for proc in self._list_processes(h, names):
                 pid = int(proc.pid)
                 used = getattr(proc, "usedGpuMemory", None)
                 mib = bytes_to_mib(used) if isinstance(used, int) else None
                 if pid in seen:
                     prev_kind, prev_mib = seen[pid]
-                    merged = "compute+graphics" if prev_kind != kind else prev_kind
+                    merged: ProcessType = "compute+graphics" if prev_kind != kind else prev_kind
                     seen[pid] = (merged, _max_opt(prev_mib, mib))
                 else:
                     seen[pid] = (kind, mib)
@@ -459,7 +460,7 @@ class NvmlProvider:
                     name=ident.name,
                     user=ident.user,
                     used_memory_mib=mib,
-                    type=kind,  # type: ignore[arg-type]
+                    type=kind,
                     sm_utilization=sm.get(pid),
                 )
             )

@@ -30,7 +30,7 @@ from typing import Any
 from gpulens.core.metrics.processes import ProcessResolver, sanitize_name
 from gpulens.core.metrics.providers.base import ProviderError
 from gpulens.core.metrics.providers.tools import ToolProvider, first_line
-from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
+from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, ProcessType
 from gpulens.core.metrics.text import OnceLog
 from gpulens.core.metrics.units import bytes_to_mib, clamp_percent
 
@@ -43,7 +43,11 @@ _VALUE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z%]*)\s*$")
 # A line that ends a value (string, number, literal, object, array) followed by a line that
 # starts a key or an object, with no comma between them: the 3.3.0/3.3.1 defect.
 _MISSING_COMMA = re.compile(r'("|\d|null|true|false|\}|\])([ \t]*\r?\n[ \t]*)(["{])')
-_KINDS = {"compute": "compute", "graphic": "graphics", "graphic & compute": "compute+graphics"}
+_KINDS: dict[str, ProcessType] = {
+    "compute": "compute",
+    "graphic": "graphics",
+    "graphic & compute": "compute+graphics",
+}
 
 
 class NvtopError(ProviderError):
@@ -147,7 +151,7 @@ def _process(raw: Any, resolve: ProcessResolver, problems: OnceLog) -> ProcessIn
         if isinstance(user, str)
         else (ident.user if ident else None),
         used_memory_mib=_mib(raw.get("gpu_mem_bytes_alloc")),
-        type=_KINDS.get(kind) if isinstance(kind, str) else None,  # type: ignore[arg-type]
+        type=_KINDS.get(kind) if isinstance(kind, str) else None,
         sm_utilization=_percent(raw.get("gpu_usage")),
     )
 
