@@ -45,6 +45,11 @@ async def test_provider_error_mid_stream_degrades_then_recovers() -> None:
     failed = await sampler.tick()
     assert [g.status for g in failed.gpus] == ["failed", "failed"]
     assert all(g.error == "Driver Not Loaded" and g.utilization is None for g in failed.gpus)
+    # Identity and fixed sizes stay (failed_gpu), readings go.
+    assert [(g.uuid, g.memory_total, g.power_limit, g.memory_used) for g in failed.gpus] == [
+        ("GPU-00000000", 143771, 700.0, None),
+        ("GPU-00000001", 143771, 700.0, None),
+    ]
     assert failed.system.cpu_usage == 10.0  # system metrics keep flowing
     assert sampler.hub.status.state == "degraded"
     assert sampler.hub.status.reason == "Driver Not Loaded"

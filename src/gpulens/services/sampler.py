@@ -33,22 +33,6 @@ REPROBE_INTERVAL_S = 30.0
 Reading = tuple[list[GpuInfo], SystemInfo]
 
 
-def failed_copy(gpu: GpuInfo, reason: str) -> GpuInfo:
-    """The GPU's identity only, marked failed: never stale numbers presented as live."""
-    return GpuInfo(
-        id=gpu.id,
-        name=gpu.name,
-        uuid=gpu.uuid,
-        pci_bus_id=gpu.pci_bus_id,
-        driver_version=gpu.driver_version,
-        cuda_version=gpu.cuda_version,
-        memory_total=gpu.memory_total,
-        power_limit=gpu.power_limit,
-        status="failed",
-        error=reason,
-    )
-
-
 class Sampler:
     def __init__(
         self,
@@ -191,7 +175,7 @@ class Sampler:
     def _degraded(
         self, reason: str, name: str | None
     ) -> tuple[list[GpuInfo], SystemInfo, ProviderStatus]:
-        gpus = [failed_copy(g, reason) for g in self._last_gpus]
+        gpus = [g.as_failed(reason) for g in self._last_gpus]
         status = ProviderStatus(
             state="degraded", provider=name, reason=reason, unavailable=self.selection.unavailable
         )

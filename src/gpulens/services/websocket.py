@@ -91,10 +91,6 @@ class Client:
         return not dropped
 
 
-def gpu_key(gpu: GpuInfo) -> str:
-    return gpu.uuid or f"index:{gpu.id}"
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -180,7 +176,7 @@ class Hub:
         self.broadcast(message.model_dump_json(by_alias=True))
 
     def _announce_changes(self, payload: Telemetry) -> None:
-        current = {gpu_key(g): g for g in payload.gpus}
+        current = {g.key: g for g in payload.gpus}
         if current.keys() != self._gpus.keys() and (self._gpus or self.last_seq >= 0):
             for key in current.keys() - self._gpus.keys():
                 self._change("gpuAdded", payload, current[key])
@@ -193,11 +189,11 @@ class Hub:
             type=kind,  # type: ignore[arg-type]
             seq=payload.seq,
             timestamp=payload.timestamp,
-            uuid=gpu_key(gpu),
+            uuid=gpu.key,
             id=gpu.id,
             name=gpu.name,
         )
-        log.info("%s: GPU %s (%s)", kind, gpu.id, gpu_key(gpu))
+        log.info("%s: GPU %s (%s)", kind, gpu.id, gpu.key)
         self.broadcast(message.model_dump_json(by_alias=True))
 
     def broadcast(self, frame: str) -> None:

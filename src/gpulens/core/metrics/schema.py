@@ -109,6 +109,58 @@ class GpuInfo(CamelModel):
     )
     processes: list[ProcessInfo] = Field(default_factory=list)
 
+    @property
+    def key(self) -> str:
+        """What follows this GPU from sample to sample: its UUID, else ``index:<id>``."""
+        return self.uuid or f"index:{self.id}"
+
+    def as_failed(self, error: str) -> GpuInfo:
+        """This GPU marked failed now: what ``failed_gpu`` keeps of it, no reading."""
+        return failed_gpu(
+            self.id,
+            self.name,
+            error,
+            uuid=self.uuid,
+            pci_bus_id=self.pci_bus_id,
+            driver_version=self.driver_version,
+            cuda_version=self.cuda_version,
+            memory_total=self.memory_total,
+            power_limit=self.power_limit,
+        )
+
+
+def failed_gpu(
+    index: int,
+    name: str,
+    error: str,
+    *,
+    uuid: str | None = None,
+    pci_bus_id: str | None = None,
+    driver_version: str | None = None,
+    cuda_version: str | None = None,
+    memory_total: int | None = None,
+    power_limit: float | None = None,
+) -> GpuInfo:
+    """A GPU that could not be read: which card it is and its fixed sizes, and why.
+
+    It keeps its identity (index, name, UUID, PCI bus, driver and CUDA versions)
+    and the two sizes that do not move while it is out (memoryTotal,
+    powerLimit), so the page can still say which card failed and draw its
+    scale; every reading is null, never a stale number shown as live.
+    """
+    return GpuInfo(
+        id=index,
+        name=name,
+        uuid=uuid,
+        pci_bus_id=pci_bus_id,
+        driver_version=driver_version,
+        cuda_version=cuda_version,
+        memory_total=memory_total,
+        power_limit=power_limit,
+        status="failed",
+        error=error,
+    )
+
 
 class SystemInfo(CamelModel):
     """Host metrics from psutil, present whatever the GPU source."""

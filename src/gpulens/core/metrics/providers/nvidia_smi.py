@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from gpulens.core.metrics.processes import sanitize_name
 from gpulens.core.metrics.providers.base import ProviderError
 from gpulens.core.metrics.providers.tools import ToolProvider
-from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
+from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, failed_gpu
 from gpulens.core.metrics.text import OnceLog, clean_reason
 from gpulens.core.metrics.units import (
     bus_key,
@@ -356,16 +356,16 @@ class NvidiaSmiProvider(ToolProvider):
                 index += 1
             used.add(index)
             failed.append(
-                GpuInfo(
-                    id=index,
-                    name=known.name if known else f"GPU {index}",
+                failed_gpu(
+                    index,
+                    known.name if known else f"GPU {index}",
+                    reason,
                     uuid=known.uuid if known else None,
                     pci_bus_id=known.pci_bus_id if known else canonical_bus_id(bus),
                     driver_version=known.driver_version if known else None,
                     cuda_version=self._cuda,
                     memory_total=known.memory_total if known else None,
-                    status="failed",
-                    error=reason,
+                    power_limit=known.power_limit if known else None,
                 )
             )
         return failed

@@ -36,7 +36,7 @@ import pynvml
 
 from gpulens.core.metrics.processes import ProcessResolver, PsutilResolver
 from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
-from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, ProcessType
+from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, ProcessType, failed_gpu
 from gpulens.core.metrics.units import (
     bus_key,
     bytes_to_mib,
@@ -131,6 +131,9 @@ class _Device:
     slow_at: float = float("-inf")  # when the slow-moving counters were last read
     ecc: int | None = None
     energy_mj: int | None = None
+    # Fixed sizes from the last good read: a failed GPU keeps them (see failed_gpu).
+    memory_total: int | None = None
+    power_limit: float | None = None
 
 
 class NvmlProvider:
@@ -257,6 +260,8 @@ class NvmlProvider:
                         slowdown=None,
                         num_fans=None,
                         error=str(exc),
+                        memory_total=previous.memory_total if previous else None,
+                        power_limit=previous.power_limit if previous else None,
                     )
                 )
         self._devices = self._still_listed(devices, known)
@@ -285,6 +290,8 @@ class NvmlProvider:
                     slowdown=None,
                     num_fans=None,
                     error=old.error or LISTED_NOT_OPENED,
+                    memory_total=old.memory_total,
+                    power_limit=old.power_limit,
                 )
             )
         return sorted([*devices, *kept], key=lambda d: d.index)
@@ -349,15 +356,16 @@ class NvmlProvider:
         self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
 
     def _failed_gpu(self, device: _Device, reason: str) -> GpuInfo:
-        return GpuInfo(
-            id=device.index,
-            name=device.name,
+        return failed_gpu(
+            device.index,
+            device.name,
+            reason,
             uuid=device.uuid,
             pci_bus_id=device.pci_bus_id,
             driver_version=self._driver,
             cuda_version=self._cuda,
-            status="failed",
-            error=reason,
+            memory_total=device.memory_total,
+            power_limit=device.power_limit,
         )
 
     def _read(self, device: _Device) -> GpuInfo:
@@ -391,6 +399,8 @@ class NvmlProvider:
             )
             device.slow_at = now
         device.error = None
+        device.memory_total = bytes_to_mib(getattr(memory, "total", None))
+        device.power_limit = round(limit / 1000, 2) if limit is not None else None
         return GpuInfo(
             id=device.index,
             name=device.name,
@@ -401,13 +411,13 @@ class NvmlProvider:
             utilization=clamp_percent(_float(getattr(util, "gpu", None))),
             memory_utilization=clamp_percent(_float(getattr(util, "memory", None))),
             memory_used=bytes_to_mib(getattr(memory, "used", None)),
-            memory_total=bytes_to_mib(getattr(memory, "total", None)),
+            memory_total=device.memory_total,
             memory_free=bytes_to_mib(getattr(memory, "free", None)),
             memory_reserved=bytes_to_mib(getattr(memory, "reserved", None)),
             temperature=_int(call(nv.nvmlDeviceGetTemperature, h, pynvml.NVML_TEMPERATURE_GPU)),
             temperature_slowdown=device.slowdown,
             power_usage=round(power / 1000, 2) if power is not None else None,
-            power_limit=round(limit / 1000, 2) if limit is not None else None,
+            power_limit=device.power_limit,
             fan_speed=clamp_percent(_float(fan)),
             encoder_utilization=clamp_percent(_first(encoder)),
             decoder_utilization=clamp_percent(_first(decoder)),

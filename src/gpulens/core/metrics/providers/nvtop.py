@@ -30,7 +30,7 @@ from typing import Any
 from gpulens.core.metrics.processes import ProcessResolver, sanitize_name
 from gpulens.core.metrics.providers.base import ProviderError
 from gpulens.core.metrics.providers.tools import ToolProvider, first_line
-from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, ProcessType
+from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, ProcessType, failed_gpu
 from gpulens.core.metrics.text import OnceLog
 from gpulens.core.metrics.units import bytes_to_mib, clamp_percent
 
@@ -170,18 +170,11 @@ def gpus_from_snapshot(
     for index, item in enumerate(items):
         item = item or {}
         name = item.get("device_name")
+        label = (sanitize_name(name, limit=96) if isinstance(name, str) else None) or f"GPU {index}"
         # nvtop prints every key, null when it has no value: all of them null, or an entry
         # that was not an object, is a GPU that did not answer.
         if not item or all(key in item and item[key] is None for key in _READINGS):
-            gpus.append(
-                GpuInfo(
-                    id=index,
-                    name=(sanitize_name(name, limit=96) if isinstance(name, str) else None)
-                    or f"GPU {index}",
-                    status="failed",
-                    error=NO_READING,
-                )
-            )
+            gpus.append(failed_gpu(index, label, NO_READING))
             continue
         shared = _percent(item.get("encode_decode"))
         raw_procs = item.get("processes")
@@ -197,8 +190,7 @@ def gpus_from_snapshot(
         gpus.append(
             GpuInfo(
                 id=index,
-                name=(sanitize_name(name, limit=96) if isinstance(name, str) else None)
-                or f"GPU {index}",
+                name=label,
                 sm_clock=_int_with_unit(item.get("gpu_clock"), "MHz"),
                 memory_clock=_int_with_unit(item.get("mem_clock"), "MHz"),
                 temperature=_temperature(item.get("temp")),
