@@ -375,6 +375,11 @@ def test_own_metrics(serve) -> None:  # type: ignore[no-untyped-def]
     assert out.one("gpulens_sample_duration_seconds_count") == 2  # both reads, via observers
     assert out.one("gpulens_sample_duration_seconds_bucket", le="+Inf") == 2
     assert out.one("gpulens_sample_duration_seconds_sum") > 0
+    assert [s.labels["le"] for s in out.samples if s.name.endswith("_bucket")] == [
+        "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5",
+        "5.0", "10.0", "30.0", "60.0", "+Inf",
+    ]  # fmt: skip
+    assert "_created" not in out.text  # prometheus-client's extra series stays out, as before
     assert out.one("gpulens_last_sample_timestamp_seconds") > 1.7e9
     assert out.one("gpulens_build_info") == 1
 

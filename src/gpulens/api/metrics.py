@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from prometheus_client import Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     InfoMetricFamily,
     Metric,
 )
@@ -140,39 +138,20 @@ def gpu_labels(gpu: GpuInfo, hostname: str) -> list[str]:
     ]
 
 
-class SampleDurations:
-    """A histogram of sampler read durations in seconds (fed by ``Sampler.observers``)."""
-
-    def __init__(self, buckets: Sequence[float] = SAMPLE_DURATION_BUCKETS) -> None:
-        self.bounds = tuple(sorted(buckets))
-        self._counts = [0] * (len(self.bounds) + 1)  # the last one is +Inf
-        self._sum = 0.0
-        self._lock = threading.Lock()
-
-    def observe(self, seconds: float) -> None:
-        with self._lock:
-            self._counts[bisect_left(self.bounds, seconds)] += 1
-            self._sum += seconds
-
-    def family(self) -> HistogramMetricFamily:
-        with self._lock:
-            counts, total = list(self._counts), self._sum
-        cumulative, buckets = 0, []
-        for bound, count in zip((*self.bounds, None), counts, strict=True):
-            cumulative += count
-            buckets.append(("+Inf" if bound is None else repr(float(bound)), float(cumulative)))
-        return HistogramMetricFamily(
-            "gpulens_sample_duration_seconds",
-            "Time one sample took to read (GPU provider and host), in seconds.",
-            buckets=buckets,
-            sum_value=total,
-        )
+def sample_durations() -> Histogram:
+    """The read-duration histogram, one per app (it belongs to no registry of its own)."""
+    return Histogram(
+        "gpulens_sample_duration_seconds",
+        "Time one sample took to read (GPU provider and host), in seconds.",
+        buckets=SAMPLE_DURATION_BUCKETS,
+        registry=None,
+    )
 
 
 class GpulensCollector(Collector):
     """Builds every family from the hub's latest sample and counters, at scrape time."""
 
-    def __init__(self, hub: Callable[[], Hub], hostname: str, durations: SampleDurations) -> None:
+    def __init__(self, hub: Callable[[], Hub], hostname: str, durations: Histogram) -> None:
         self._hub = hub
         self.hostname = hostname
         self.durations = durations
@@ -234,7 +213,10 @@ class GpulensCollector(Collector):
                 "Unix time of the latest sample.",
                 latest.timestamp.timestamp(),
             )
-        yield self.durations.family()
+        for family in self.durations.collect():
+            # prometheus-client adds a ``_created`` series; gpulens never exported one.
+            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
         yield GaugeMetricFamily(
             "gpulens_websocket_clients", "Dashboards connected to /ws/gpu.", len(hub.clients)
         )
@@ -306,7 +288,7 @@ def install_metrics(app: FastAPI, settings: Settings) -> None:
         app.add_api_route("/metrics", disabled, methods=["GET"], include_in_schema=False)
         return
 
-    durations = SampleDurations()
+    durations = sample_durations()
     registry = CollectorRegistry(auto_describe=False)
     hostname = settings.metrics_hostname or socket.gethostname()
     registry.register(GpulensCollector(lambda: _hub(app), hostname, durations))
