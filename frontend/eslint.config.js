@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist', 'node_modules', 'test-results', 'playwright-report', '.scratch', 'src/api/protocol.gen.ts'] },
+  { ignores: ['dist', 'node_modules', 'test-results', 'playwright-report', '.scratch', 'src/api/protocol.gen.ts', 'src/api/protocol.validate.gen.js'] },
   {
     files: ['**/*.{ts,tsx}'],
     extends: [js.configs.recommended, ...tseslint.configs.strict],

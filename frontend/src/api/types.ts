@@ -1,9 +1,10 @@
 /**
  * The shapes the UI works with: the generated wire types (protocol.gen.ts)
  * with every optional field filled in. The server always sends every field,
- * but the schema marks defaulted ones optional; the parser (guards.ts) turns
- * a missing field into `null` (or its schema default) so components only
- * ever deal with `value | null`.
+ * but the schema marks defaulted ones optional; the generated validators
+ * (protocol.validate.gen.js, called by parse.ts) fill a missing field with
+ * its schema default (`null` for a reading, [] or {} for a list or map) so
+ * components only ever deal with `value | null`.
  */
 import type {
   ClientConfig,

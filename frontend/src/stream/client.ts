@@ -3,7 +3,7 @@
  * detect a dead link, and publish snapshots at most every `renderIntervalMs`.
  * Framework-free; `useGpuStream` adapts it to React.
  */
-import { parseMessage } from '../api/guards';
+import { parseMessage } from '../api/parse';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { StreamModel, type ModelSnapshot } from './model';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMessage } from '../api/guards';
+import { parseMessage } from '../api/parse';
 import type { Message } from '../api/types';
 import { helloMsg, rawNvtop, telemetryMsg } from '../test/payloads';
 import { gpuKey, StreamModel } from './model';

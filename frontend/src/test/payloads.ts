@@ -3,7 +3,7 @@ import noSource from './fixtures/telemetry-no-source.json';
 import nvtop from './fixtures/telemetry-nvtop.json';
 import replay from './fixtures/telemetry-replay.json';
 import type { Gpu, Sample } from '../api/types';
-import { parseGpu, parseTelemetry } from '../api/guards';
+import { parseMessage } from '../api/parse';
 
 type Json = Record<string, unknown>;
 
@@ -47,12 +47,21 @@ export function helloMsg(backfill: Json[] = [], config: Json = {}, source = 'rep
   };
 }
 
-export const replaySample = (): Sample => parseTelemetry(rawReplay());
-export const nvtopSample = (): Sample => parseTelemetry(rawNvtop());
-export const noSourceSample = (): Sample => parseTelemetry(rawNoSource());
+/** A telemetry payload as the page gets it: validated, optional fields filled in. */
+export function sample(raw: Json): Sample {
+  const parsed = parseMessage(JSON.stringify(raw));
+  if (!parsed.ok) throw new Error(parsed.error);
+  if (parsed.message.type !== 'telemetry') throw new Error(`not telemetry: ${parsed.message.type}`);
+  return parsed.message;
+}
+
+export const replaySample = (): Sample => sample(rawReplay());
+export const nvtopSample = (): Sample => sample(rawNvtop());
+export const noSourceSample = (): Sample => sample(rawNoSource());
 
 /** GPU 1 of the replay fixture (busy, two processes), with overrides. */
 export function replayGpu(overrides: Partial<Gpu> = {}, index = 1): Gpu {
-  const raw = (rawReplay().gpus as Json[])[index];
-  return { ...parseGpu(raw), ...overrides };
+  const gpu = replaySample().gpus[index];
+  if (gpu === undefined) throw new Error(`the replay fixture has no GPU ${index}`);
+  return { ...gpu, ...overrides };
 }

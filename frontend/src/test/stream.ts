@@ -1,5 +1,5 @@
 import { vi } from 'vitest';
-import { parseMessage } from '../api/guards';
+import { parseMessage } from '../api/parse';
 import { StreamModel } from '../stream/model';
 import type { GpuStream } from '../stream/useGpuStream';
 
