@@ -20,8 +20,12 @@ help:
 	@echo "make test       install and run every test (backend, frontend, browser, nginx, prometheus)"
 	@echo "make lint       ruff, mypy --strict, eslint, tsc, hadolint, bundle budget"
 	@echo "make bench      benchmarks that run on this machine (see docs/benchmarks.md)"
+	@echo "make lock       regenerate requirements.lock and requirements-dev.lock from pyproject.toml"
 
 # --- installation ------------------------------------------------------------
+# requirements-dev.lock holds every package, runtime ones included, pinned with
+# hashes, so pip runs in hash-checking mode; the project itself has no hash and
+# comes in a second step, without dependencies.
 $(PY_STAMP): requirements.lock requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 is needed"'
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +35,21 @@ $(PY_STAMP): requirements.lock requirements-dev.lock pyproject.toml
 
 .PHONY: venv
 venv: $(PY_STAMP)
+
+# Both locks from pyproject.toml, with the hashes of every file PyPI lists for
+# each pinned version (pip's hash-checking mode). Pins already in the locks are
+# kept unless pyproject.toml rules them out; to upgrade one package, add
+# UPGRADE="--upgrade-package NAME" (or "--upgrade" for all). The dev lock is
+# constrained by the runtime one, so both agree on every shared version.
+# uv is pinned in requirements-dev.lock; see docs/development.md.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --python-version 3.11 \
+	--python-platform x86_64-manylinux_2_28 --default-index https://pypi.org/simple \
+	--custom-compile-command "make lock" $(UPGRADE)
+
+.PHONY: lock
+lock: venv
+	$(UV_COMPILE) pyproject.toml -o requirements.lock
+	$(UV_COMPILE) pyproject.toml --extra dev -c requirements.lock -o requirements-dev.lock
 
 $(FE_STAMP): $(FE)/package.json $(FE)/package-lock.json
 	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<19)) {console.error("Node >= 20.19 is needed"); process.exit(1)}'
