@@ -18,8 +18,9 @@ help:
 	@echo "make demo       same, with the recorded demo data (TELEMETRY_PROVIDER=replay)"
 	@echo "make start-dev  backend with reload on :5000 + Vite dev server on :3000"
 	@echo "make test       install and run every test (backend, frontend, browser, nginx, prometheus)"
-	@echo "make lint       ruff, mypy --strict, eslint, tsc, hadolint, bundle budget"
+	@echo "make lint       ruff, mypy --strict, eslint, tsc, hadolint, bundle budget, pre-commit config"
 	@echo "make bench      benchmarks that run on this machine (see docs/benchmarks.md)"
+	@echo "make hooks      install the pre-commit git hooks (the linters of make lint)"
 	@echo "make lock       regenerate requirements.lock and requirements-dev.lock from pyproject.toml"
 
 # --- installation ------------------------------------------------------------
@@ -82,13 +83,18 @@ start-dev: venv frontend-deps
 	wait
 
 # --- quality -----------------------------------------------------------------
-.PHONY: lint lint-py lint-fe lint-deploy
+.PHONY: lint lint-py lint-fe lint-deploy hooks
 lint: lint-py lint-fe lint-deploy
+
+# git hooks that run the same linters before each commit (.pre-commit-config.yaml)
+hooks: venv frontend-deps
+	$(BIN)/pre-commit install
 
 lint-py: venv
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
+	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
 
 lint-fe: frontend-deps
 	cd $(FE) && npm run lint && npm run typecheck && npm run size
