@@ -3,7 +3,7 @@ import { LazyMotion, MotionConfig, domAnimation } from 'motion/react';
 import { useMemo } from 'react';
 import { sourceLabel } from '../lib/format';
 import { thresholdsFrom } from '../lib/thresholds';
-import type { GpuStream } from '../stream/useGpuStream';
+import type { GpuStream } from '../api/view';
 import { GpuGrid } from './GpuGrid';
 import { Hero } from './Hero';
 import { LiveRegion } from './LiveRegion';

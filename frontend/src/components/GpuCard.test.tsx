@@ -2,7 +2,8 @@ import { render, screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { Gpu, Process } from '../api/types';
 import { DEFAULT_THRESHOLDS } from '../lib/thresholds';
-import { gpuKey, type GpuEntry, type HistoryPoint } from '../stream/model';
+import type { GpuEntry, HistoryPoint } from '../api/view';
+import { gpuKey } from '../stream/model';
 import { nvtopSample, replayGpu } from '../test/payloads';
 import { GpuCard } from './GpuCard';
 

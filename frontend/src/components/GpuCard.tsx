@@ -5,7 +5,7 @@ import type { Gpu } from '../api/types';
 import { useInView } from '../hooks/useInView';
 import { gib, pct, shortBus, shortName, shortUuid, watts } from '../lib/format';
 import { BUSY_UTILIZATION, tempLevel, type TempThresholds } from '../lib/thresholds';
-import type { GpuEntry, HistoryPoint } from '../stream/model';
+import type { GpuEntry, HistoryPoint } from '../api/view';
 import { Meter } from './Meter';
 import { ProcessTable } from './ProcessTable';
 import { Sparkline } from './Sparkline';

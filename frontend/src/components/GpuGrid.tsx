@@ -1,6 +1,6 @@
 import { memo } from 'react';
 import type { TempThresholds } from '../lib/thresholds';
-import type { GpuEntry } from '../stream/model';
+import type { GpuEntry } from '../api/view';
 import { gridColumns } from '../lib/layout';
 import { GpuCard } from './GpuCard';
 

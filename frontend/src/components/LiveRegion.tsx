@@ -1,6 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
-import type { ConnectionState } from '../stream/client';
-import type { GpuEvent } from '../stream/model';
+import type { ConnectionState, GpuEvent } from '../api/view';
 
 const SAY: Record<ConnectionState, string> = {
   connecting: 'Connecting to the GPU telemetry stream.',

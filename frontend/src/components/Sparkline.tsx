@@ -1,7 +1,7 @@
 import { memo, useId } from 'react';
 import { Area, AreaChart, YAxis } from 'recharts';
 import { summarise, type SeriesKey } from '../lib/sparkline';
-import type { HistoryPoint } from '../stream/model';
+import type { HistoryPoint } from '../api/view';
 
 interface SparklineProps {
   data: readonly HistoryPoint[];

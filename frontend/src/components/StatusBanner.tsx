@@ -3,7 +3,7 @@ import type { ReactNode } from 'react';
 import type { Status } from '../api/types';
 import { useNow } from '../hooks/useNow';
 import { ago } from '../lib/format';
-import type { ConnectionState } from '../stream/client';
+import type { ConnectionState } from '../api/view';
 
 interface StatusBannerProps {
   connection: ConnectionState;

@@ -1,7 +1,7 @@
 import { Activity, History, Server, Timer, Wifi, WifiOff } from 'lucide-react';
 import { memo } from 'react';
 import { pollRate, sourceLabel } from '../lib/format';
-import type { ConnectionState } from '../stream/client';
+import type { ConnectionState } from '../api/view';
 
 interface TopNavProps {
   hostname: string | null;

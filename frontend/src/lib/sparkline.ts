@@ -1,4 +1,4 @@
-import type { HistoryPoint } from '../stream/model';
+import type { HistoryPoint } from '../api/view';
 
 export type SeriesKey = 'util' | 'mem';
 

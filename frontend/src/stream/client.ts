@@ -4,25 +4,9 @@
  * Framework-free; `useGpuStream` adapts it to React.
  */
 import { parseMessage } from '../api/parse';
+import type { ConnectionState, GpuStreamState } from '../api/view';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
-import { StreamModel, type ModelSnapshot } from './model';
-
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
-
-export interface GpuStreamState extends ModelSnapshot {
-  readonly connection: ConnectionState;
-  /** When the last message of any kind (telemetry, heartbeat…) arrived, ms since the epoch. */
-  readonly lastMessageAt: number | null;
-  /** When the last telemetry sample arrived, ms since the epoch. */
-  readonly lastSampleAt: number | null;
-  /** Failed attempts since the link was last live. */
-  readonly failures: number;
-  /** When the next automatic attempt is due, ms since the epoch. */
-  readonly nextRetryAt: number | null;
-  /** Frames that failed validation (protocol drift), and why the last one did. */
-  readonly invalidMessages: number;
-  readonly lastInvalid: string | null;
-}
+import { StreamModel } from './model';
 
 export type WebSocketLike = Pick<WebSocket, 'close' | 'readyState'> & {
   onopen: ((ev: Event) => unknown) | null;

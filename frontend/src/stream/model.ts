@@ -3,47 +3,8 @@
  * per GPU and hands out immutable snapshots that share every part that did
  * not change (so memoised components can compare by reference).
  */
-import type { ClientConfig, Gpu, GpuChangeMsg, Message, Sample, Status, System } from '../api/types';
-
-export interface HistoryPoint {
-  /** Sample time, ms since the epoch. */
-  readonly t: number;
-  /** GPU utilization, %; null = not reported. */
-  readonly util: number | null;
-  /** Memory used as a share of total, %; null = not reported. */
-  readonly mem: number | null;
-}
-
-export interface GpuEntry {
-  /** Stable key: `gpuKey(gpu)`, the same one `gpuAdded`/`gpuRemoved` carry as `uuid`. */
-  readonly key: string;
-  readonly gpu: Gpu;
-  readonly history: readonly HistoryPoint[];
-}
-
-export interface GpuEvent {
-  readonly kind: 'gpuAdded' | 'gpuRemoved';
-  readonly key: string;
-  readonly id: number;
-  readonly name: string;
-  readonly at: number;
-}
-
-export interface ModelSnapshot {
-  readonly config: ClientConfig | null;
-  readonly status: Status | null;
-  /** The latest sample's own fields (GPU list lives in `gpus`). */
-  readonly seq: number | null;
-  readonly sampleTimestamp: string | null;
-  readonly source: string | null;
-  readonly system: System | null;
-  readonly unavailable: Readonly<Record<string, string>>;
-  /** False until the first sample (hello backfill or telemetry) arrived. */
-  readonly hasSample: boolean;
-  readonly gpus: readonly GpuEntry[];
-  readonly lastEvent: GpuEvent | null;
-  readonly serverError: { readonly code: string; readonly message: string } | null;
-}
+import type { ClientConfig, Gpu, GpuChangeMsg, Message, Sample, Status } from '../api/types';
+import type { GpuEntry, GpuEvent, HistoryPoint, ModelSnapshot } from '../api/view';
 
 /**
  * A GPU's key, as the backend gives it: its uuid, or `index:N` when the source

@@ -1,7 +1,6 @@
 import { useEffect, useState, useSyncExternalStore } from 'react';
-import { GpuStreamClient, type GpuStreamOptions, type GpuStreamState } from './client';
-
-export type { ConnectionState, GpuStreamState, WebSocketFactory, WebSocketLike } from './client';
+import type { GpuStream } from '../api/view';
+import { GpuStreamClient, type GpuStreamOptions } from './client';
 
 /** `ws(s)://<this host>/ws/gpu`: same origin, so the backend's Origin check passes. */
 export function defaultStreamUrl(loc: Pick<Location, 'protocol' | 'host'> = window.location): string {
@@ -9,8 +8,6 @@ export function defaultStreamUrl(loc: Pick<Location, 'protocol' | 'host'> = wind
 }
 
 export type UseGpuStreamOptions = Partial<GpuStreamOptions>;
-
-export type GpuStream = GpuStreamState & { reconnectNow: () => void };
 
 /**
  * Live GPU telemetry. Components get plain data and the connection state;

@@ -1,7 +1,7 @@
 import { vi } from 'vitest';
 import { parseMessage } from '../api/parse';
 import { StreamModel } from '../stream/model';
-import type { GpuStream } from '../stream/useGpuStream';
+import type { GpuStream } from '../api/view';
 
 /** The state useGpuStream would expose after these server messages. */
 export function streamFrom(messages: unknown[], extra: Partial<GpuStream> = {}): GpuStream {

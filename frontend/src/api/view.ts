@@ -1,0 +1,68 @@
+/**
+ * What the page renders: the state the stream (src/stream) hands to the
+ * components. Defined here, beside the protocol types it is made of, so that
+ * components depend on data shapes only, never on the stream's code (the
+ * import boundaries in eslint.config.js keep it that way).
+ */
+import type { ClientConfig, Gpu, Status, System } from './types';
+
+export interface HistoryPoint {
+  /** Sample time, ms since the epoch. */
+  readonly t: number;
+  /** GPU utilization, %; null = not reported. */
+  readonly util: number | null;
+  /** Memory used as a share of total, % (`memoryShare`); null = not reported. */
+  readonly mem: number | null;
+}
+
+export interface GpuEntry {
+  /** Stable key: `gpuKey(gpu)`, the same one `gpuAdded`/`gpuRemoved` carry as `uuid`. */
+  readonly key: string;
+  readonly gpu: Gpu;
+  readonly history: readonly HistoryPoint[];
+}
+
+export interface GpuEvent {
+  readonly kind: 'gpuAdded' | 'gpuRemoved';
+  readonly key: string;
+  readonly id: number;
+  readonly name: string;
+  readonly at: number;
+}
+
+export interface ModelSnapshot {
+  /** hello.config: null until the first hello. */
+  readonly config: ClientConfig | null;
+  readonly status: Status | null;
+  /** The latest sample's own fields (GPU list lives in `gpus`). */
+  readonly seq: number | null;
+  readonly sampleTimestamp: string | null;
+  readonly source: string | null;
+  readonly system: System | null;
+  readonly unavailable: Readonly<Record<string, string>>;
+  /** False until the first sample (hello backfill or telemetry) arrived. */
+  readonly hasSample: boolean;
+  readonly gpus: readonly GpuEntry[];
+  readonly lastEvent: GpuEvent | null;
+  readonly serverError: { readonly code: string; readonly message: string } | null;
+}
+
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+
+export interface GpuStreamState extends ModelSnapshot {
+  readonly connection: ConnectionState;
+  /** When the last message of any kind (telemetry, heartbeat…) arrived, ms since the epoch. */
+  readonly lastMessageAt: number | null;
+  /** When the last telemetry sample arrived, ms since the epoch. */
+  readonly lastSampleAt: number | null;
+  /** Failed attempts since the link was last live. */
+  readonly failures: number;
+  /** When the next automatic attempt is due, ms since the epoch. */
+  readonly nextRetryAt: number | null;
+  /** Frames that failed validation (protocol drift), and why the last one did. */
+  readonly invalidMessages: number;
+  readonly lastInvalid: string | null;
+}
+
+/** What `useGpuStream` returns: the state, and the Reconnect button's action. */
+export type GpuStream = GpuStreamState & { reconnectNow: () => void };
