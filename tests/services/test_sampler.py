@@ -1,16 +1,21 @@
-"""The sampler: failures, hangs and lost GPUs never stop the stream."""
+"""The sampler: failures, hangs and lost GPUs never stop the stream.
+
+Each sampler here publishes into a real stream stage, as in the app, so the
+tests see what the clients would be told.
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from gpulens.api.app import make_hub
 from gpulens.config import Settings
 from gpulens.core.metrics.providers import Selection
 from gpulens.core.metrics.providers.base import ProviderError
 from gpulens.core.metrics.schema import GpuInfo
 from gpulens.services.sampler import Sampler
+from gpulens.services.stream import Stream
 from tests.fakes import FakeProvider, FakeSystem, gpu, hanging, selection, steady
+from tests.services.common import config
 
 
 def settings(**kw: object) -> Settings:
@@ -19,18 +24,18 @@ def settings(**kw: object) -> Settings:
     return Settings(**base)  # type: ignore[arg-type]
 
 
-def sampler_for(provider: FakeProvider | None, **kw: object) -> Sampler:
-    s = settings(**kw)
-    return Sampler(s, selection(provider, {"nvml": "x"} if provider is None else {}), make_hub(s),
-                   FakeSystem())  # type: ignore[arg-type]  # fmt: skip
+def sampler_for(provider: FakeProvider | None, **kw: object) -> tuple[Sampler, Stream]:
+    stream = Stream(config())
+    chosen = selection(provider, {"nvml": "x"} if provider is None else {})
+    return Sampler(settings(**kw), chosen, stream.publish, FakeSystem()), stream  # type: ignore[arg-type]
 
 
 async def test_healthy_samples_are_published_with_consecutive_seq() -> None:
-    sampler = sampler_for(steady(2))
-    payloads = [await sampler.tick() for _ in range(3)]
-    assert [p.seq for p in payloads] == [0, 1, 2]
+    sampler, stream = sampler_for(steady(2))
+    payloads = [(await sampler.tick()).payload for _ in range(3)]
+    assert [p.seq for p in stream.ring] == [0, 1, 2]  # numbered by the stream
     assert all(p.source == "nvml" and len(p.gpus) == 2 for p in payloads)
-    assert sampler.hub.status.state == "ok"
+    assert stream.status.state == "ok"
     sampler.close()
 
 
@@ -40,9 +45,9 @@ async def test_provider_error_mid_stream_degrades_then_recovers() -> None:
             return ProviderError("Driver Not Loaded")
         return [gpu(0, util=n), gpu(1, util=n + 1)]
 
-    sampler = sampler_for(FakeProvider(script))
-    first = await sampler.tick()
-    failed = await sampler.tick()
+    sampler, stream = sampler_for(FakeProvider(script))
+    await sampler.tick()
+    failed = (await sampler.tick()).payload
     assert [g.status for g in failed.gpus] == ["failed", "failed"]
     assert all(g.error == "Driver Not Loaded" and g.utilization is None for g in failed.gpus)
     # Identity and fixed sizes stay (failed_gpu), readings go.
@@ -51,35 +56,35 @@ async def test_provider_error_mid_stream_degrades_then_recovers() -> None:
         ("GPU-00000001", 143771, 700.0, None),
     ]
     assert failed.system.cpu_usage == 10.0  # system metrics keep flowing
-    assert sampler.hub.status.state == "degraded"
-    assert sampler.hub.status.reason == "Driver Not Loaded"
-    recovered = await sampler.tick()
+    assert stream.status.state == "degraded"
+    assert stream.status.reason == "Driver Not Loaded"
+    recovered = (await sampler.tick()).payload
     assert [g.status for g in recovered.gpus] == ["ok", "ok"]
-    assert sampler.hub.status.state == "ok"
-    assert first.seq < failed.seq < recovered.seq
+    assert stream.status.state == "ok"
+    assert [p.seq for p in stream.ring] == [0, 1, 2]
     sampler.close()
 
 
 async def test_unexpected_exception_is_contained() -> None:
-    sampler = sampler_for(FakeProvider(lambda n: RuntimeError("boom") if n else [gpu(0)]))
+    sampler, stream = sampler_for(FakeProvider(lambda n: RuntimeError("boom") if n else [gpu(0)]))
     await sampler.tick()
-    payload = await sampler.tick()
+    payload = (await sampler.tick()).payload
     assert payload.gpus[0].status == "failed"
-    assert "RuntimeError: boom" in (sampler.hub.status.reason or "")
+    assert "RuntimeError: boom" in (stream.status.reason or "")
     sampler.close()
 
 
 async def test_a_hung_read_times_out_and_never_runs_twice() -> None:
     provider = hanging(after=1)
-    sampler = sampler_for(provider, sample_timeout_ms=100)
+    sampler, stream = sampler_for(provider, sample_timeout_ms=100)
     await sampler.tick()
-    timed_out = await sampler.tick()
-    assert "did not finish within 0.1 s" in (sampler.hub.status.reason or "")
+    timed_out = (await sampler.tick()).payload
+    assert "did not finish within 0.1 s" in (stream.status.reason or "")
     assert [g.status for g in timed_out.gpus] == ["failed", "failed"]
     calls = provider.calls
-    still = await sampler.tick()
+    still = (await sampler.tick()).payload
     assert provider.calls == calls  # no second read while the first is stuck
-    assert "still running" in (sampler.hub.status.reason or "")
+    assert "still running" in (stream.status.reason or "")
     assert still.system.cpu_usage == 10.0
     sampler.close()
 
@@ -88,38 +93,38 @@ async def test_one_lost_gpu_degrades_status_and_keeps_the_other() -> None:
     lost = gpu(1).model_copy(
         update={"status": "failed", "error": "GPU is lost", "utilization": None}
     )
-    sampler = sampler_for(FakeProvider(lambda n: [gpu(0, util=n), lost]))
-    payload = await sampler.tick()
+    sampler, stream = sampler_for(FakeProvider(lambda n: [gpu(0, util=n), lost]))
+    payload = (await sampler.tick()).payload
     assert payload.gpus[0].status == "ok" and payload.gpus[0].utilization == 0
     assert payload.gpus[1].status == "failed"
-    assert sampler.hub.status.state == "degraded"
-    assert sampler.hub.status.reason == "GPU 1: GPU is lost"
+    assert stream.status.state == "degraded"
+    assert stream.status.reason == "GPU 1: GPU is lost"
     sampler.close()
 
 
 async def test_no_source_streams_system_metrics_and_looks_again_later() -> None:
     clock = [0.0]
     found = steady(1)
-    s = settings()
+    stream = Stream(config())
     sampler = Sampler(
-        s, selection(None, {"nvml": "NVML Shared Library Not Found"}), make_hub(s), FakeSystem(),  # type: ignore[arg-type]
-        clock=lambda: clock[0], reselect=lambda: selection(found),
+        settings(), selection(None, {"nvml": "NVML Shared Library Not Found"}), stream.publish,
+        FakeSystem(), clock=lambda: clock[0], reselect=lambda: selection(found),  # type: ignore[arg-type]
     )  # fmt: skip
-    payload = await sampler.tick()
+    payload = (await sampler.tick()).payload
     assert payload.gpus == [] and payload.source is None
     assert payload.unavailable == {"nvml": "NVML Shared Library Not Found"}
-    assert sampler.hub.status.state == "unavailable"
+    assert stream.status.state == "unavailable"
     clock[0] = 31.0
-    payload = await sampler.tick()
+    payload = (await sampler.tick()).payload
     assert payload.source == "nvml" and len(payload.gpus) == 1
-    assert sampler.hub.status.state == "ok"
+    assert stream.status.state == "ok"
     sampler.close()
 
 
 @pytest.mark.parametrize("count", [1, 8])
 async def test_gpu_count_is_preserved(count: int) -> None:
-    sampler = sampler_for(steady(count))
-    assert len((await sampler.tick()).gpus) == count
+    sampler, _stream = sampler_for(steady(count))
+    assert len((await sampler.tick()).payload.gpus) == count
     sampler.close()
 
 
@@ -135,22 +140,23 @@ async def test_an_explicit_source_missing_at_start_is_retried_with_backoff() -> 
         probes.append(clock[0])
         return selection(found if clock[0] >= 14 else None, None if clock[0] >= 14 else missing)
 
+    stream = Stream(config())
     sampler = Sampler(
-        s, selection(None, missing), make_hub(s), FakeSystem(),  # type: ignore[arg-type]
+        s, selection(None, missing), stream.publish, FakeSystem(),  # type: ignore[arg-type]
         clock=lambda: clock[0], reselect=reselect,
     )  # fmt: skip
     for now in [0.0, 1.0, 2.0, 3.0, 5.9, 6.0, 13.9, 14.0]:
         clock[0] = now
-        payload = await sampler.tick()
+        payload = (await sampler.tick()).payload
         if now < 14.0:
             assert payload.gpus == [] and payload.source is None
-            assert sampler.hub.status.state == "unavailable"
-            assert sampler.hub.status.reason == (
+            assert stream.status.state == "unavailable"
+            assert stream.status.reason == (
                 "nvml is not available yet, retrying: NVML: Driver Not Loaded"
             )
     assert probes == [2.0, 6.0, 14.0]  # 2 s, then 4, then 8: backing off
     assert payload.source == "nvml" and len(payload.gpus) == 1
-    assert sampler.hub.status.state == "ok"
+    assert stream.status.state == "ok"
     sampler.close()
 
 
@@ -162,7 +168,7 @@ async def test_a_failing_source_is_logged_when_it_changes_not_every_sample(
             return ProviderError("Driver Not Loaded")
         return [gpu(0, util=n)]
 
-    sampler = sampler_for(FakeProvider(script))
+    sampler, _stream = sampler_for(FakeProvider(script))
     with caplog.at_level("INFO", logger="gpulens.sampler"):
         for _ in range(8):
             await sampler.tick()
@@ -171,4 +177,14 @@ async def test_a_failing_source_is_logged_when_it_changes_not_every_sample(
         "GPU source nvml degraded: Driver Not Loaded",
         "GPU source nvml: ok",
     ]
+    sampler.close()
+
+
+async def test_each_sample_carries_its_read_time_and_status_and_knows_no_seq() -> None:
+    sampler, stream = sampler_for(FakeProvider(lambda n: [gpu(0)]))
+    first, repeat = await sampler.tick(), await sampler.tick()
+    assert first.payload.seq == repeat.payload.seq == 0  # numbering is the stream's
+    assert first.duration > 0 and repeat.duration > 0
+    assert first.status.state == "ok"
+    assert stream.stats.deduplicated == 1  # the repeat reached the stream, which dropped it
     sampler.close()

@@ -1,4 +1,11 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: where the pipeline is put together.
+
+    Sampler ──Sample──> Stream ──Update──> observers: Hub (clients), /metrics …
+
+The sampler reads; the stream numbers, de-duplicates, keeps the backfill
+ring and announces changes; each observer listed in ``create_app`` gets every
+update (see ``services/stream.py``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
@@ -21,6 +27,7 @@ from gpulens.core.metrics.providers import Selection, select
 from gpulens.core.metrics.system import SystemCollector
 from gpulens.services.messages import ClientConfig, TemperatureThresholds
 from gpulens.services.sampler import Sampler
+from gpulens.services.stream import Observer, Stream
 from gpulens.services.websocket import Hub, run_housekeeping
 
 log = logging.getLogger("gpulens")
@@ -43,8 +50,6 @@ def client_config(settings: Settings) -> ClientConfig:
 
 def make_hub(settings: Settings) -> Hub:
     return Hub(
-        client_config(settings),
-        backlog=settings.ws_backlog,
         max_clients=settings.ws_max_clients,
         queue_size=settings.ws_queue_size,
         send_timeout=settings.ws_send_timeout_ms / 1000,
@@ -68,14 +73,13 @@ def create_app(
         if chosen.provider is not None:  # the sampler logs it when there is none
             log.info("GPU source: %s", chosen.provider.name)
         sampler = Sampler(
-            settings, chosen, app.state.hub, system, reselect=lambda: selector(settings)
+            settings, chosen, stream.publish, system, reselect=lambda: selector(settings)
         )
-        sampler.observers.extend(getattr(app.state, "sample_observers", ()))
         app.state.sampler = sampler
         await sampler.tick()  # the first sample is ready before the first client arrives
         tasks = [
             asyncio.create_task(sampler.run(), name="sampler"),
-            asyncio.create_task(run_housekeeping(app.state.hub), name="housekeeping"),
+            asyncio.create_task(run_housekeeping(hub), name="housekeeping"),
         ]
         try:
             yield
@@ -96,12 +100,17 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    app.state.settings = settings
-    app.state.hub = make_hub(settings)
-    app.state.policy = HostPolicy(settings)
-    app.state.started = time.monotonic()
     app.include_router(router)
-    install_metrics(app, settings)  # before the dashboard's catch-all mount at /
+    hub = make_hub(settings)
+    metrics = install_metrics(app, settings, hub)  # before the dashboard's catch-all mount at /
+    # The stream's observers: each gets every update; none relies on another or on this order.
+    observers: list[Observer] = [hub]  # /ws/gpu: delivers the frames to the clients
+    if metrics is not None:
+        observers.append(metrics)  # /metrics: the latest sample, its status, read durations
+    stream = Stream(client_config(settings), observers, backlog=settings.ws_backlog)
+    app.state.hub = hub
+    app.state.stream = stream
+    app.state.policy = HostPolicy(settings)
     static = find_static_dir(settings.static_dir)
     if static is not None:
         app.mount("/", SpaFiles(directory=static, html=True), name="dashboard")

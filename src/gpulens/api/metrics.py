@@ -1,7 +1,9 @@
 """``GET /metrics``: the latest sample in the Prometheus text format, named like dcgm-exporter.
 
-A scrape reads what the sampler last published (``hub.latest``); it never
-polls a GPU, so any number of scrapers costs nothing on the GPU side.
+``SampleMetrics``, an observer of the stream, keeps the latest sample, its
+status and the read durations; a scrape reads those (and the hub's client
+counters) and never polls a GPU, so any number of scrapers costs nothing on
+the GPU side.
 
 GPU metrics carry dcgm-exporter's names, HELP texts, types, units and label
 set, so Grafana dashboard 12239 and existing alert rules work unchanged:
@@ -37,6 +39,8 @@ from starlette.responses import PlainTextResponse, Response
 from gpulens import __version__
 from gpulens.config import Settings
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
+from gpulens.services.messages import ProviderStatus
+from gpulens.services.stream import Update
 from gpulens.services.websocket import Hub
 
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # what dcgm-exporter serves; every Prometheus reads it
@@ -148,20 +152,38 @@ def sample_durations() -> Histogram:
     )
 
 
-class GpulensCollector(Collector):
-    """Builds every family from the hub's latest sample and counters, at scrape time."""
+class SampleMetrics:
+    """An observer of the stream: what ``/metrics`` reports of the samples.
 
-    def __init__(self, hub: Callable[[], Hub], hostname: str, durations: Histogram) -> None:
-        self._hub = hub
+    Every sample counts, a repeated one included: the latest payload (GPU
+    readings, its time), the provider status, and how long the read took.
+    """
+
+    def __init__(self) -> None:
+        self.latest: Telemetry | None = None
+        self.status = ProviderStatus(state="unavailable", provider=None)
+        self.durations = sample_durations()
+
+    def observe(self, update: Update) -> None:
+        sample = update.sample
+        self.latest = sample.payload
+        self.status = sample.status
+        self.durations.observe(sample.duration)
+
+
+class GpulensCollector(Collector):
+    """Builds every family from the latest sample and the hub's counters, at scrape time."""
+
+    def __init__(self, samples: SampleMetrics, hub: Hub, hostname: str) -> None:
+        self.samples = samples
+        self.hub = hub
         self.hostname = hostname
-        self.durations = durations
 
     def collect(self) -> Iterable[Metric]:
-        hub = self._hub()
-        latest = hub.latest
+        latest = self.samples.latest
         if latest is not None:
             yield from self._gpu_families(latest)
-        yield from self._own_families(hub, latest)
+        yield from self._own_families(latest)
 
     def _gpu_families(self, latest: Telemetry) -> Iterator[Metric]:
         readable = [(gpu, gpu_labels(gpu, self.hostname)) for gpu in latest.gpus]
@@ -189,9 +211,9 @@ class GpulensCollector(Collector):
             up.add_metric([labels[i] for i in keep], 1.0 if gpu.status == "ok" else 0.0)
         yield up
 
-    def _own_families(self, hub: Hub, latest: Telemetry | None) -> Iterator[Metric]:
+    def _own_families(self, latest: Telemetry | None) -> Iterator[Metric]:
         yield InfoMetricFamily("gpulens_build", "gpulens version.", {"version": __version__})
-        status = hub.status
+        status, hub = self.samples.status, self.hub
         provider = status.provider or ""
         yield _one(
             "gpulens_provider_up",
@@ -213,7 +235,7 @@ class GpulensCollector(Collector):
                 "Unix time of the latest sample.",
                 latest.timestamp.timestamp(),
             )
-        for family in self.durations.collect():
+        for family in self.samples.durations.collect():
             # prometheus-client adds a ``_created`` series; gpulens never exported one.
             family.samples = [s for s in family.samples if not s.name.endswith("_created")]
             yield family
@@ -273,12 +295,11 @@ def _strip_counter_suffix(text: str, names: Iterable[str]) -> str:
     return "\n".join(lines)
 
 
-def install_metrics(app: FastAPI, settings: Settings) -> None:
+def install_metrics(app: FastAPI, settings: Settings, hub: Hub) -> SampleMetrics | None:
     """Add ``GET /metrics`` (or a 404 there when METRICS_ENABLED=false).
 
-    Call it before anything is mounted at ``/``. The read-duration histogram is
-    fed through ``app.state.sample_observers``, which the lifespan hands to the
-    sampler it creates.
+    Call it before anything is mounted at ``/``. Returns the observer that feeds
+    it, for ``create_app`` to register with the stream (``None`` when disabled).
     """
     if not settings.metrics_enabled:
 
@@ -286,26 +307,26 @@ def install_metrics(app: FastAPI, settings: Settings) -> None:
             return PlainTextResponse("metrics are disabled (METRICS_ENABLED=false)", 404)
 
         app.add_api_route("/metrics", disabled, methods=["GET"], include_in_schema=False)
-        return
+        return None
 
-    durations = sample_durations()
+    samples = SampleMetrics()
     registry = CollectorRegistry(auto_describe=False)
     hostname = settings.metrics_hostname or socket.gethostname()
-    registry.register(GpulensCollector(lambda: _hub(app), hostname, durations))
-    app.state.metrics_registry = registry
-    observers: list[Callable[[float], None]] = list(getattr(app.state, "sample_observers", []))
-    app.state.sample_observers = [*observers, durations.observe]
+    registry.register(GpulensCollector(samples, hub, hostname))
 
     async def metrics() -> Response:
         """Prometheus metrics from the latest sample (never triggers a GPU read)."""
         return Response(render(registry), media_type=CONTENT_TYPE)
 
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    return samples
 
 
-def _hub(app: FastAPI) -> Hub:
-    hub: Hub = app.state.hub
-    return hub
-
-
-__all__ = ["DCGM_FIELDS", "GPU_LABELS", "GpulensCollector", "install_metrics", "render"]
+__all__ = [
+    "DCGM_FIELDS",
+    "GPU_LABELS",
+    "GpulensCollector",
+    "SampleMetrics",
+    "install_metrics",
+    "render",
+]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, WebSocket
 from pydantic import BaseModel
 
 from gpulens import __version__
-from gpulens.api.deps import HubDep, PolicyDep, SamplerDep
+from gpulens.api.deps import HubDep, PolicyDep, SamplerDep, StreamDep
 from gpulens.core.metrics.schema import CamelModel
 from gpulens.services.messages import ClientConfig
 
@@ -27,12 +27,12 @@ class Health(CamelModel):
 
 
 @router.get("/api/health", response_model=Health, response_model_by_alias=True)
-def health(hub: HubDep, sampler: SamplerDep) -> BaseModel:
+def health(hub: HubDep, stream: StreamDep, sampler: SamplerDep) -> BaseModel:
     """Service health: provider state, age of the last sample, connected clients."""
-    now = hub.clock()
-    age = None if hub.last_sample_at is None else round(now - hub.last_sample_at, 3)
+    now = stream.clock()
+    age = None if stream.last_sample_at is None else round(now - stream.last_sample_at, 3)
     stale = age is None or age > max(3 * sampler.interval, sampler.timeout + sampler.interval)
-    status = hub.status
+    status = stream.status
     ok = status.state == "ok" and not stale
     return Health(
         status="ok" if ok else "degraded",
@@ -54,13 +54,15 @@ router.add_api_route(
 
 
 @router.get("/api/config", response_model=ClientConfig, response_model_by_alias=True)
-def config(hub: HubDep) -> BaseModel:
+def config(stream: StreamDep) -> BaseModel:
     """Front-end settings (an allow-listed set of keys, nothing secret)."""
-    return hub.config
+    return stream.config
 
 
 @router.websocket("/ws/gpu")
-async def gpu_stream(websocket: WebSocket, hub: HubDep, policy: PolicyDep) -> None:
+async def gpu_stream(
+    websocket: WebSocket, hub: HubDep, stream: StreamDep, policy: PolicyDep
+) -> None:
     """Live telemetry: a hello with backfill, then telemetry, status, hot-plug and heartbeats."""
     if not policy.origin_ok(websocket.headers.get("origin"), websocket.headers.get("host")):
         await websocket.close(code=1008, reason="origin not allowed")  # before accept → HTTP 403
@@ -71,4 +73,4 @@ async def gpu_stream(websocket: WebSocket, hub: HubDep, policy: PolicyDep) -> No
         return
     client = websocket.client
     peer = f"{client.host}:{client.port}" if client else "?"
-    await hub.serve(websocket, peer)
+    await hub.serve(websocket, stream.hello, peer)

@@ -1,5 +1,9 @@
 """The one sampler: polls the provider on a drift-free schedule, whatever the number of clients.
 
+It reads and nothing else: each tick becomes one ``Sample`` (the payload, the
+provider's status, how long the read took) handed to ``publish`` (the stream
+stage, in the app). It knows nothing of clients, numbering or repeats.
+
 Blocking reads (NVML calls, subprocesses) run on one dedicated thread, under
 a timeout; at most one read is ever in flight. A read that fails or hangs
 does not stop the stream: the GPUs are reported as failed with the reason,
@@ -14,14 +18,14 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 from gpulens.config import Settings
+from gpulens.core.metrics.collector import build_payload
 from gpulens.core.metrics.providers import ProviderError, Selection, select
-from gpulens.core.metrics.schema import GpuInfo, SystemInfo, Telemetry
+from gpulens.core.metrics.schema import GpuInfo, Telemetry
 from gpulens.core.metrics.system import SystemCollector
 from gpulens.services.messages import ProviderStatus
-from gpulens.services.websocket import Hub
 
 log = logging.getLogger("gpulens.sampler")
 
@@ -30,7 +34,14 @@ log = logging.getLogger("gpulens.sampler")
 PROBE_FIRST_S = 2.0
 REPROBE_INTERVAL_S = 30.0
 
-Reading = tuple[list[GpuInfo], SystemInfo]
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One read of the sources, as the sampler hands it on."""
+
+    payload: Telemetry  # seq 0: numbering belongs to the stream (a repeat gets no number)
+    status: ProviderStatus
+    duration: float  # seconds the read took (provider and host), failed or not
 
 
 class Sampler:
@@ -38,7 +49,7 @@ class Sampler:
         self,
         settings: Settings,
         selection: Selection,
-        hub: Hub,
+        publish: Callable[[Sample], object],
         system: SystemCollector | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -46,22 +57,20 @@ class Sampler:
     ) -> None:
         self.settings = settings
         self.selection = selection
-        self.hub = hub
+        self._publish = publish
         self.system = system or SystemCollector(settings.disk_path)
         self.interval = settings.poll_interval
         self.timeout = settings.sample_timeout_ms / 1000
         self.clock = clock
         self._reselect = reselect or (lambda: select(settings))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gpulens-read")
-        self._inflight: Future[Reading] | None = None
+        self._inflight: Future[Telemetry] | None = None
         self._last_gpus: list[GpuInfo] = []
         self._probe_wait = PROBE_FIRST_S
         self._next_probe = clock() + self._probe_wait
-        self.observers: list[Callable[[float], None]] = []
         self._logged: tuple[str, str | None] = ("ok", None)  # last state and reason logged
         self.ticks = 0
         self.started_at = clock()
-        self.last_duration: float | None = None
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -89,30 +98,21 @@ class Sampler:
                 due = start + tick * self.interval
             await asyncio.sleep(due - now)
 
-    def _read(self) -> Reading:
+    def _read(self) -> Telemetry:
+        """On the read thread: the provider, then the host, as one payload."""
         provider = self.selection.provider
         gpus = provider.sample() if provider is not None else []
-        return gpus, self.system.sample()
+        return build_payload(0, self.selection, gpus, self.system)
 
-    async def tick(self) -> Telemetry:
+    async def tick(self) -> Sample:
+        """Read once and publish what was read, whatever happened."""
         began = time.perf_counter()
-        gpus, system, status = await self._collect()
-        duration = time.perf_counter() - began
-        self.last_duration = duration
-        for observe in self.observers:
-            observe(duration)
-        payload = Telemetry(
-            seq=self.hub.next_seq(),
-            timestamp=datetime.now(UTC),
-            source=self.selection.provider.name if self.selection.provider else None,
-            gpus=gpus,
-            system=system,
-            unavailable=self.selection.unavailable,
-        )
-        self.hub.publish(payload, status)
+        payload, status = await self._collect()
+        sample = Sample(payload, status, time.perf_counter() - began)
+        self._publish(sample)
         self._log_change(status)
         self.ticks += 1
-        return payload
+        return sample
 
     def _log_change(self, status: ProviderStatus) -> None:
         """One log line when the source's state or reason changes, not one per sample."""
@@ -127,7 +127,7 @@ class Sampler:
         else:
             log.warning("GPU source %s degraded: %s", status.provider, status.reason)
 
-    async def _collect(self) -> tuple[list[GpuInfo], SystemInfo, ProviderStatus]:
+    async def _collect(self) -> tuple[Telemetry, ProviderStatus]:
         provider = self.selection.provider
         name = provider.name if provider is not None else None
         if provider is None and self.clock() >= self._next_probe:
@@ -139,7 +139,7 @@ class Sampler:
         future = self._executor.submit(self._read)
         self._inflight = future
         try:
-            gpus, system = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+            payload = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
         except TimeoutError:
             return self._degraded(f"GPU read did not finish within {self.timeout:g} s", name)
         except ProviderError as exc:
@@ -150,8 +150,8 @@ class Sampler:
                 log.exception("%s: read failed", name)
             return self._degraded(reason, name)
         self._inflight = None
-        self._last_gpus = gpus
-        return gpus, system, self._status(gpus, name)
+        self._last_gpus = payload.gpus
+        return payload, self._status(payload.gpus, name)
 
     def _status(self, gpus: list[GpuInfo], name: str | None) -> ProviderStatus:
         unavailable = self.selection.unavailable
@@ -172,14 +172,13 @@ class Sampler:
             )
         return ProviderStatus(state="ok", provider=name, unavailable=unavailable)
 
-    def _degraded(
-        self, reason: str, name: str | None
-    ) -> tuple[list[GpuInfo], SystemInfo, ProviderStatus]:
+    def _degraded(self, reason: str, name: str | None) -> tuple[Telemetry, ProviderStatus]:
+        """The last GPUs seen, each marked failed with the reason; the host still read."""
         gpus = [g.as_failed(reason) for g in self._last_gpus]
         status = ProviderStatus(
             state="degraded", provider=name, reason=reason, unavailable=self.selection.unavailable
         )
-        return gpus, self.system.sample(), status
+        return build_payload(0, self.selection, gpus, self.system), status
 
     async def _probe(self) -> None:
         """No GPU source: look again, less and less often (a driver may have been loaded)."""

@@ -1,11 +1,15 @@
-"""The hub: one sample in, the same bytes out to every client, nobody waits for anybody.
+"""The hub: delivers the stream's frames to every client, nobody waits for anybody.
 
-Each client has a small bounded queue. Publishing never awaits a client: a
+It decides nothing about content (the stream stage does): it sends each
+client its ``hello``, then every update's frames, serialised once, the same
+bytes to all, and a heartbeat when nothing else went out for a while.
+
+Each client has a small bounded queue. Delivering never awaits a client: a
 frame that does not fit pushes out the oldest one. A writer task per client
-sends under a timeout and a per-client rate cap; a reader task per client
-always runs (pongs and closes depend on it) and enforces inbound limits. A
-client that keeps losing frames, or whose send times out, is closed; the
-others never notice.
+sends under a per-client rate cap; a reader task per client always runs
+(pongs and closes depend on it) and enforces inbound limits. A client that
+keeps losing frames, or whose send is stuck, is closed; the others never
+notice.
 """
 
 from __future__ import annotations
@@ -20,15 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from gpulens.core.metrics.schema import GpuInfo, Telemetry
-from gpulens.services.messages import (
-    ClientConfig,
-    ErrorMessage,
-    GpuChange,
-    Heartbeat,
-    ProviderStatus,
-    Status,
-)
+from gpulens.services.messages import ErrorMessage, Heartbeat
+from gpulens.services.stream import Update
 
 log = logging.getLogger("gpulens.hub")
 
@@ -38,9 +35,6 @@ CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN = 1013
 MAX_INBOUND_BYTES = 1024
 MAX_INBOUND_PER_S = 10
-# A status whose only change is its reason text (a tool printing a different error each
-# time) is sent at most this often; a change of state is sent at once.
-STATUS_REASON_MIN_GAP_S = 10.0
 
 
 class Connection(Protocol):
@@ -57,8 +51,6 @@ class Connection(Protocol):
 
 @dataclass(slots=True)
 class HubStats:
-    frames_published: int = 0
-    frames_deduplicated: int = 0
     frames_dropped: int = 0
     clients_closed_slow: int = 0
     clients_refused_full: int = 0
@@ -96,13 +88,11 @@ def _now() -> datetime:
 
 
 class Hub:
-    """Fan-out of serialised frames, history ring, de-duplication and hot-plug events."""
+    """Delivery of serialised frames to clients: queues, rate caps, slow and hostile clients."""
 
     def __init__(
         self,
-        config: ClientConfig,
         *,
-        backlog: int = 120,
         max_clients: int = 256,
         queue_size: int = 8,
         send_timeout: float = 5.0,
@@ -111,7 +101,6 @@ class Hub:
         heartbeat_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.config = config
         self.max_clients = max_clients
         self.queue_size = queue_size
         self.send_timeout = send_timeout
@@ -121,80 +110,17 @@ class Hub:
         self.clock = clock
         self.stats = HubStats()
         self.clients: set[Client] = set()
-        self.history: deque[str] = deque(maxlen=backlog) if backlog else deque(maxlen=0)
-        self.status = ProviderStatus(state="unavailable", provider=None)
-        self.last_seq = -1
-        self.last_sample_at: float | None = None
-        self.latest: Telemetry | None = None  # the newest sample, deduplicated or not (/metrics)
-        self._last_content: str | None = None
-        self._gpus: dict[str, GpuInfo] = {}
+        self.last_seq = -1  # the last telemetry seq delivered, for heartbeats
         self._last_broadcast = clock()
-        self._status_sent_at = float("-inf")
-        self._status_unsent = False
-        self._seq = 0
 
-    # -- publishing (called by the sampler, never awaits a client) -----------
+    # -- delivering (an observer of the stream; never awaits a client) ----------
 
-    def next_seq(self) -> int:
-        return self._seq
-
-    def publish(self, payload: Telemetry, status: ProviderStatus) -> bool:
-        """Broadcast one sample; returns False when it was identical to the last one."""
-        self.last_sample_at = self.clock()
-        self.latest = payload
-        self._update_status(status, payload)
-        frame = payload.model_dump_json(by_alias=True)
-        # Everything after the timestamp is the content: seq and time always change.
-        content = frame[frame.index('"source":') :]
-        if content == self._last_content:
-            self.stats.frames_deduplicated += 1
-            return False
-        self._last_content = content
-        self._announce_changes(payload)
-        self.history.append(frame)
-        self.last_seq = payload.seq
-        self._seq = payload.seq + 1
-        self.stats.frames_published += 1
-        self.broadcast(frame)
-        return True
-
-    def _update_status(self, status: ProviderStatus, payload: Telemetry) -> None:
-        """Keep the status current; tell clients at once of a new state, of new words rarely."""
-        urgent = False
-        if status != self.status:
-            urgent = (status.state, status.provider) != (self.status.state, self.status.provider)
-            self.status = status
-            self._status_unsent = True
-        now = self.clock()
-        if not self._status_unsent or (
-            not urgent and now - self._status_sent_at < STATUS_REASON_MIN_GAP_S
-        ):
-            return
-        self._status_unsent = False
-        self._status_sent_at = now
-        message = Status(timestamp=payload.timestamp, status=self.status)
-        self.broadcast(message.model_dump_json(by_alias=True))
-
-    def _announce_changes(self, payload: Telemetry) -> None:
-        current = {g.key: g for g in payload.gpus}
-        if current.keys() != self._gpus.keys() and (self._gpus or self.last_seq >= 0):
-            for key in current.keys() - self._gpus.keys():
-                self._change("gpuAdded", payload, current[key])
-            for key in self._gpus.keys() - current.keys():
-                self._change("gpuRemoved", payload, self._gpus[key])
-        self._gpus = current
-
-    def _change(self, kind: str, payload: Telemetry, gpu: GpuInfo) -> None:
-        message = GpuChange(
-            type=kind,  # type: ignore[arg-type]
-            seq=payload.seq,
-            timestamp=payload.timestamp,
-            uuid=gpu.key,
-            id=gpu.id,
-            name=gpu.name,
-        )
-        log.info("%s: GPU %s (%s)", kind, gpu.id, gpu.key)
-        self.broadcast(message.model_dump_json(by_alias=True))
+    def observe(self, update: Update) -> None:
+        """Send the update's frames, in order, to every client."""
+        if update.telemetry is not None:
+            self.last_seq = update.telemetry.seq
+        for frame in update.frames:
+            self.broadcast(frame)
 
     def broadcast(self, frame: str) -> None:
         self._last_broadcast = self.clock()
@@ -229,12 +155,6 @@ class Hub:
     def full(self) -> bool:
         return len(self.clients) >= self.max_clients
 
-    def hello(self) -> str:
-        config = self.config.model_dump_json(by_alias=True)
-        status = self.status.model_dump_json(by_alias=True)
-        backfill = ",".join(self.history)
-        return f'{{"type":"hello","config":{config},"status":{status},"backfill":[{backfill}]}}'
-
     def _kick(self, client: Client, code: int, reason: str, *, slow: bool = False) -> None:
         if client.closed:
             return
@@ -254,10 +174,14 @@ class Hub:
             await asyncio.wait_for(conn.send_text(message.model_dump_json()), self.send_timeout)
             await asyncio.wait_for(conn.close(CLOSE_TRY_AGAIN, "server full"), self.send_timeout)
 
-    async def serve(self, conn: Connection, peer: str = "?") -> None:
-        """Run one accepted client until it leaves or is closed; never raises."""
+    async def serve(self, conn: Connection, hello: Callable[[], str], peer: str = "?") -> None:
+        """Run one accepted client until it leaves or is closed; never raises.
+
+        ``hello()`` gives its first frame; the client joins in the same step, so it
+        misses no frame published after its backfill and gets none twice.
+        """
         client = Client(conn=conn, queue_size=self.queue_size, peer=peer)
-        client.offer(self.hello())
+        client.offer(hello())
         self.clients.add(client)
         self.stats.clients_total += 1
         tasks = (

@@ -1,4 +1,8 @@
-"""Turns one provider read plus system metrics into a ``Telemetry`` payload."""
+"""Turns one provider read plus system metrics into a ``Telemetry`` payload.
+
+The one place a payload is built: the sampler (on its read thread) and
+``gpulens snapshot`` both call ``build_payload``.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,11 @@ def build_payload(
     system: SystemCollector,
     moment: datetime | None = None,
 ) -> Telemetry:
+    """``gpus`` from ``selection``'s provider, the host read now; ``seq`` as the caller numbers it.
+
+    Both callers pass 0: ``gpulens snapshot`` prints one payload, and the sampler leaves
+    numbering to the stream stage, which numbers only what it publishes.
+    """
     return Telemetry(
         seq=seq,
         timestamp=moment or datetime.now(UTC),
