@@ -16,11 +16,12 @@ import type {
   ProviderStatus,
   SystemInfo,
   Telemetry,
+  TemperatureThresholds,
 } from './protocol.gen';
 
 type Filled<T> = { [K in keyof T]-?: Exclude<T[K], undefined> };
 
-export type { ClientConfig };
+export type { ClientConfig, TemperatureThresholds };
 export type Process = Filled<ProcessInfo>;
 export type Gpu = Omit<Filled<GpuInfo>, 'processes'> & { processes: Process[] };
 export type System = Filled<SystemInfo>;
@@ -41,6 +42,3 @@ export type Message =
   | StatusMsg
   | HeartbeatMsg
   | ErrorMsg;
-
-/** Known GPU sources; anything else is shown verbatim. */
-export type SourceName = 'nvml' | 'nvidia-smi' | 'nvtop' | 'replay';

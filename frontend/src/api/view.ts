@@ -34,9 +34,8 @@ export interface ModelSnapshot {
   /** hello.config: null until the first hello. */
   readonly config: ClientConfig | null;
   readonly status: Status | null;
-  /** The latest sample's own fields (GPU list lives in `gpus`). */
+  /** The latest sample's fields (its GPU list is `gpus`). */
   readonly seq: number | null;
-  readonly sampleTimestamp: string | null;
   readonly source: string | null;
   readonly system: System | null;
   readonly unavailable: Readonly<Record<string, string>>;

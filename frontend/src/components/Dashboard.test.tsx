@@ -52,6 +52,20 @@ describe('Dashboard', () => {
     expect(screen.getByTestId('status-sentence')).toHaveTextContent('2 GPUs · 1 busy · hottest 91 °C (HOT)');
   });
 
+  it('counts busy GPUs and flags heat by the server\'s config, not by defaults of its own', () => {
+    const config = { busyUtilization: 60, temperatureThresholds: { warn: 50, hot: 80 } };
+    render(<Dashboard {...streamFrom([helloMsg([telemetryMsg(1)], config)])} />);
+    expect(screen.getByTestId('status-sentence')).toHaveTextContent('2 GPUs · all idle · hottest 55 °C (WARM)', {
+      normalizeWhitespace: true,
+    });
+  });
+
+  it('shows no GPU before the hello that carries the thresholds', () => {
+    render(<Dashboard {...streamFrom([telemetryMsg(1)])} />);
+    expect(screen.getByTestId('skeleton')).toBeInTheDocument();
+    expect(screen.queryAllByTestId('gpu-card')).toHaveLength(0);
+  });
+
   it('labels a real source plainly, without the replay banner', () => {
     render(<Dashboard {...streamFrom([helloMsg([telemetryMsg(1, (t) => (t.source = 'nvml'))], {}, 'nvml')])} />);
     expect(screen.getByTestId('source-pill')).toHaveTextContent('NVML');

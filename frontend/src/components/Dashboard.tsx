@@ -2,7 +2,6 @@ import { PlugZap } from 'lucide-react';
 import { LazyMotion, MotionConfig, domAnimation } from 'motion/react';
 import { useMemo } from 'react';
 import { sourceLabel } from '../lib/format';
-import { thresholdsFrom } from '../lib/thresholds';
 import type { GpuStream } from '../api/view';
 import { GpuGrid } from './GpuGrid';
 import { Hero } from './Hero';
@@ -29,12 +28,12 @@ function Unreachable() {
 /** The whole page, from plain data: the stream state and a reconnect callback. */
 export function Dashboard(stream: GpuStream) {
   const { config, connection, gpus, system, source, hasSample, unavailable } = stream;
-  const thresholds = useMemo(() => thresholdsFrom(config), [config]);
   const gpuList = useMemo(() => gpus.map((e) => e.gpu), [gpus]);
   const stale = connection === 'offline' || connection === 'reconnecting';
 
   let body;
-  if (!hasSample) {
+  // Thresholds come from hello.config only: until the first hello, no GPU is shown.
+  if (!hasSample || config === null) {
     body = connection === 'offline' ? <Unreachable /> : <DashboardSkeleton />;
   } else if (gpus.length === 0) {
     body = (
@@ -53,9 +52,9 @@ export function Dashboard(stream: GpuStream) {
   } else {
     body = (
       <>
-        <Hero gpus={gpuList} thresholds={thresholds} />
+        <Hero gpus={gpuList} thresholds={config.temperatureThresholds} busyUtilization={config.busyUtilization} />
         {system && <SystemStrip system={system} />}
-        <GpuGrid gpus={gpus} thresholds={thresholds} />
+        <GpuGrid gpus={gpus} thresholds={config.temperatureThresholds} busyUtilization={config.busyUtilization} />
       </>
     );
   }

@@ -1,10 +1,9 @@
 import { render, screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { Gpu, Process } from '../api/types';
-import { DEFAULT_THRESHOLDS } from '../lib/thresholds';
 import type { GpuEntry, HistoryPoint } from '../api/view';
 import { gpuKey } from '../stream/model';
-import { nvtopSample, replayGpu } from '../test/payloads';
+import { clientConfig, nvtopSample, replayGpu } from '../test/payloads';
 import { GpuCard } from './GpuCard';
 
 const history: HistoryPoint[] = Array.from({ length: 40 }, (_, i) => ({
@@ -13,9 +12,16 @@ const history: HistoryPoint[] = Array.from({ length: 40 }, (_, i) => ({
   mem: 30 + (i % 5),
 }));
 
-function renderCard(gpu: Gpu, points: HistoryPoint[] = history) {
+function renderCard(gpu: Gpu, points: HistoryPoint[] = history, config = clientConfig()) {
   const entry: GpuEntry = { key: gpuKey(gpu), gpu, history: points };
-  render(<GpuCard entry={entry} thresholds={DEFAULT_THRESHOLDS} index={0} />);
+  render(
+    <GpuCard
+      entry={entry}
+      thresholds={config.temperatureThresholds}
+      busyUtilization={config.busyUtilization}
+      index={0}
+    />,
+  );
   return screen.getByTestId('gpu-card');
 }
 
@@ -96,6 +102,15 @@ describe('GpuCard', () => {
     expect(within(card).getByRole('img', { name: `Temperature ${temperature} °C, ${word}` })).toHaveTextContent(
       word.toUpperCase(),
     );
+  });
+
+  it.each([
+    [{ temperatureThresholds: { warn: 50, hot: 60 }, busyUtilization: 40 }, 'warm', true],
+    [{ busyUtilization: 50 }, 'ok', false],
+  ])('takes its temperature level and busy glow from the server config %j', (config, word, busy) => {
+    const card = renderCard(replayGpu({ temperature: 55, utilization: 48 }), history, clientConfig(config));
+    expect(within(card).getByRole('img', { name: `Temperature 55 °C, ${word}` })).toBeInTheDocument();
+    expect(card.classList.contains('busy-glow')).toBe(busy);
   });
 
   it('shows fan speed when there is a fan, and encoder/decoder only when busy', () => {

@@ -1,10 +1,11 @@
 import { Fan, Gauge, MemoryStick, TriangleAlert, Zap } from 'lucide-react';
 import { m, useReducedMotion } from 'motion/react';
 import { memo, type ReactNode } from 'react';
-import type { Gpu } from '../api/types';
+import type { Gpu, TemperatureThresholds } from '../api/types';
 import { useInView } from '../hooks/useInView';
 import { gib, pct, shortBus, shortName, shortUuid, watts } from '../lib/format';
-import { BUSY_UTILIZATION, tempLevel, type TempThresholds } from '../lib/thresholds';
+import { memoryShare, percentOf } from '../lib/share';
+import { isBusy, tempLevel } from '../lib/thresholds';
 import type { GpuEntry, HistoryPoint } from '../api/view';
 import { Meter } from './Meter';
 import { ProcessTable } from './ProcessTable';
@@ -14,13 +15,11 @@ import { Value } from './Value';
 
 interface GpuCardProps {
   entry: GpuEntry;
-  thresholds: TempThresholds;
+  thresholds: TemperatureThresholds;
+  /** hello.config.busyUtilization. */
+  busyUtilization: number;
   /** Position in the grid, for the entrance stagger. */
   index: number;
-}
-
-function share(used: number | null, total: number | null): number | null {
-  return used === null || total === null || total <= 0 ? null : (used / total) * 100;
 }
 
 function Badge({
@@ -129,8 +128,8 @@ function FailedBody({ gpu }: { gpu: Gpu }) {
 }
 
 function OkBody({ gpu, history }: { gpu: Gpu; history: readonly HistoryPoint[] }) {
-  const memShare = share(gpu.memoryUsed, gpu.memoryTotal);
-  const powerShare = share(gpu.powerUsage, gpu.powerLimit);
+  const memShare = memoryShare(gpu);
+  const powerShare = percentOf(gpu.powerUsage, gpu.powerLimit);
   const codec = [
     gpu.encoderUtilization ? `ENC ${gpu.encoderUtilization} %` : null,
     gpu.decoderUtilization ? `DEC ${gpu.decoderUtilization} %` : null,
@@ -250,7 +249,7 @@ function OkBody({ gpu, history }: { gpu: Gpu; history: readonly HistoryPoint[] }
 interface ContentProps {
   gpu: Gpu;
   history: readonly HistoryPoint[];
-  thresholds: TempThresholds;
+  thresholds: TemperatureThresholds;
   visible: boolean;
 }
 
@@ -288,12 +287,12 @@ const Content = memo(
       prev.thresholds === next.thresholds),
 );
 
-function GpuCardImpl({ entry, thresholds, index }: GpuCardProps) {
+function GpuCardImpl({ entry, thresholds, busyUtilization, index }: GpuCardProps) {
   const { gpu, history } = entry;
   const reduce = useReducedMotion();
   const [ref, visible] = useInView<HTMLElement>();
   const failed = gpu.status === 'failed';
-  const busy = !failed && (gpu.utilization ?? 0) >= BUSY_UTILIZATION;
+  const busy = isBusy(gpu, busyUtilization);
   return (
     <m.article
       ref={ref}

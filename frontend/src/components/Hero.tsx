@@ -1,8 +1,9 @@
 import { Cpu, MemoryStick, Zap } from 'lucide-react';
 import { memo, type ReactNode } from 'react';
-import type { Gpu } from '../api/types';
-import { aggregate, share, statusParts, type Pair } from '../lib/aggregate';
-import { TEMP_LABEL, tempLevel, type TempThresholds } from '../lib/thresholds';
+import type { Gpu, TemperatureThresholds } from '../api/types';
+import { aggregate, statusParts, type Pair } from '../lib/aggregate';
+import { percentOf } from '../lib/share';
+import { TEMP_LABEL, tempLevel } from '../lib/thresholds';
 import { gib, watts } from '../lib/format';
 import { Meter } from './Meter';
 import { Ring } from './Ring';
@@ -50,21 +51,27 @@ const Small = ({ children }: { children: ReactNode }) => (
 function foot(p: Pair, what: string, of: string): string | undefined {
   if (p.missing > 0 && p.used !== null) return `${p.missing} GPU${p.missing === 1 ? '' : 's'} not reporting ${what}`;
   if (p.used !== null && p.total === null) return `${what === 'power' ? 'limit' : 'total'} not reported by every GPU`;
-  const s = share(p);
+  const s = percentOf(p.used, p.total);
   return s === null ? undefined : `${Math.round(s)} % ${of}`;
 }
 
 const HOT_TEXT = { ok: '', unknown: '', warn: 'text-warn-ink', hot: 'text-hot-ink' } as const;
 
-function HeroImpl({ gpus, thresholds }: { gpus: readonly Gpu[]; thresholds: TempThresholds }) {
-  const a = aggregate(gpus);
+interface HeroProps {
+  gpus: readonly Gpu[];
+  thresholds: TemperatureThresholds;
+  busyUtilization: number;
+}
+
+function HeroImpl({ gpus, thresholds, busyUtilization }: HeroProps) {
+  const a = aggregate(gpus, busyUtilization);
   const parts = statusParts(a);
   // The hottest GPU's level, by its own slowdown temperature when it has one.
   const hottestGpu = gpus.find((g) => g.status === 'ok' && g.temperature !== null && g.temperature === a.hottest);
   const level = hottestGpu ? tempLevel(hottestGpu, thresholds) : 'unknown';
   const util = a.utilization === null ? null : Math.round(a.utilization);
-  const memShare = share(a.memory);
-  const powerShare = share(a.power);
+  const memShare = percentOf(a.memory.used, a.memory.total);
+  const powerShare = percentOf(a.power.used, a.power.total);
   return (
     <section
       aria-labelledby="hero-title"

@@ -1,5 +1,5 @@
 import type { Gpu } from '../api/types';
-import { BUSY_UTILIZATION } from './thresholds';
+import { isBusy } from './thresholds';
 
 /** A used / capacity pair summed over GPUs, honest about the ones that do not report. */
 export interface Pair {
@@ -39,23 +39,20 @@ function pair(gpus: readonly Gpu[], usage: (g: Gpu) => number | null, cap: (g: G
   return { used, total: used === null ? null : total, missing };
 }
 
-export function aggregate(gpus: readonly Gpu[]): Aggregate {
+/** Sums over the GPUs; `busyUtilization` is hello.config.busyUtilization. */
+export function aggregate(gpus: readonly Gpu[], busyUtilization: number): Aggregate {
   const ok = gpus.filter((g) => g.status === 'ok');
   const utils = ok.map((g) => g.utilization).filter((u): u is number => u !== null);
   const temps = ok.map((g) => g.temperature).filter((t): t is number => t !== null);
   return {
     count: gpus.length,
     failed: gpus.length - ok.length,
-    busy: utils.filter((u) => u >= BUSY_UTILIZATION).length,
+    busy: ok.filter((g) => isBusy(g, busyUtilization)).length,
     utilization: utils.length ? utils.reduce((a, b) => a + b, 0) / utils.length : null,
     memory: pair(ok, (g) => g.memoryUsed, (g) => g.memoryTotal),
     power: pair(ok, (g) => g.powerUsage, (g) => g.powerLimit),
     hottest: temps.length ? Math.max(...temps) : null,
   };
-}
-
-export function share(p: Pair): number | null {
-  return p.used !== null && p.total ? (p.used / p.total) * 100 : null;
 }
 
 const NBSP = '\u00a0';

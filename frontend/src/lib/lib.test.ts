@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { nvtopSample, replayGpu, replaySample } from '../test/payloads';
-import { aggregate, share, statusSentence } from './aggregate';
+import { aggregate, statusSentence } from './aggregate';
 import { fixHint } from './fixHints';
 import { ago, gib, memShort, pct, pollRate, shortBus, shortName, shortUuid, sourceLabel, uptime, watts } from './format';
 import { gridColumns } from './layout';
 import { processBaseName } from './processes';
+import { memoryShare, percentOf } from './share';
 import { summarise } from './sparkline';
-import { tempLevel, thresholdsFrom } from './thresholds';
+import { isBusy, tempLevel } from './thresholds';
 
 describe('format', () => {
   it('formats numbers, and null as a dash', () => {
@@ -29,7 +30,7 @@ describe('format', () => {
 
 describe('aggregate', () => {
   it('sums and averages the replay GPUs', () => {
-    const a = aggregate(replaySample().gpus);
+    const a = aggregate(replaySample().gpus, 10);
     expect(a).toMatchObject({ count: 2, busy: 1, failed: 0, utilization: 24, hottest: 55 });
     expect(a.memory).toEqual({ used: 28864, total: 163118, missing: 0 });
     expect(a.power.used).toBeCloseTo(577.69);
@@ -37,17 +38,25 @@ describe('aggregate', () => {
     expect(statusSentence(a)).toBe('2\u00a0GPUs · 1\u00a0busy · hottest\u00a055\u00a0°C');
   });
   it('leaves failed GPUs out and says so; unknown sums stay unknown', () => {
-    const a = aggregate([replayGpu(), replayGpu({ status: 'failed', uuid: 'x' })]);
+    const a = aggregate([replayGpu(), replayGpu({ status: 'failed', uuid: 'x' })], 10);
     expect(statusSentence(a).replace(/\u00a0/g, ' ')).toBe('2 GPUs · 1 busy · 1 failed · hottest 55 °C');
-    const n = aggregate(nvtopSample().gpus);
+    const n = aggregate(nvtopSample().gpus, 10);
     expect(n.memory).toEqual({ used: null, total: null, missing: 1 });
     expect(n.power).toEqual({ used: 502, total: null, missing: 0 });
-    expect(share(n.power)).toBeNull();
+    expect(percentOf(n.power.used, n.power.total)).toBeNull();
     expect(statusSentence(n).replace(/\u00a0/g, ' ')).toBe('1 GPU · all busy · hottest 58 °C');
-    expect(statusSentence(aggregate([])).replace(/\u00a0/g, ' ')).toBe('0 GPUs');
+    expect(statusSentence(aggregate([], 10)).replace(/\u00a0/g, ' ')).toBe('0 GPUs');
+  });
+  it('counts busy GPUs from the server\'s busyUtilization', () => {
+    const gpus = replaySample().gpus; // 0 % and 48 %
+    expect(aggregate(gpus, 48).busy).toBe(1);
+    expect(aggregate(gpus, 49).busy).toBe(0);
+    expect(aggregate(gpus, 0).busy).toBe(2);
+    expect(isBusy(replayGpu({ utilization: null }), 0)).toBe(false); // unknown is not busy
+    expect(isBusy(replayGpu({ status: 'failed' }), 10)).toBe(false);
   });
   it('never puts a use over a capacity it does not know (nvtop GPU next to an NVML one)', () => {
-    const a = aggregate([replayGpu(), { ...nvtopSample().gpus[0]!, id: 5 }]);
+    const a = aggregate([replayGpu(), { ...nvtopSample().gpus[0]!, id: 5 }], 10);
     expect(a.power.used).toBeCloseTo(503.19 + 502);
     expect(a.power.total).toBeNull();
     expect(a.memory).toEqual({ used: 28384, total: 81559, missing: 1 });
@@ -56,13 +65,21 @@ describe('aggregate', () => {
 
 describe('thresholds', () => {
   it('uses the server thresholds, then the GPU slowdown temperature', () => {
-    const t = thresholdsFrom({ temperatureThresholds: { warn: 60, hot: 80 } });
+    const t = { warn: 60, hot: 80 };
     expect(tempLevel({ temperature: 59, temperatureSlowdown: null }, t)).toBe('ok');
     expect(tempLevel({ temperature: 60, temperatureSlowdown: null }, t)).toBe('warn');
     expect(tempLevel({ temperature: 80, temperatureSlowdown: null }, t)).toBe('hot');
     expect(tempLevel({ temperature: 80, temperatureSlowdown: 90 }, t)).toBe('warn');
     expect(tempLevel({ temperature: null, temperatureSlowdown: 90 }, t)).toBe('unknown');
-    expect(thresholdsFrom(null)).toEqual({ warn: 70, hot: 85 });
+  });
+});
+
+describe('shares', () => {
+  it('is a percentage only when both numbers are known and the total is positive', () => {
+    expect(percentOf(25, 200)).toBe(12.5);
+    expect([percentOf(null, 200), percentOf(25, null), percentOf(25, 0)]).toEqual([null, null, null]);
+    expect(memoryShare(replayGpu())).toBeCloseTo((28384 / 81559) * 100);
+    expect(memoryShare(nvtopSample().gpus[0]!)).toBeNull();
   });
 });
 

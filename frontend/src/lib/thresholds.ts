@@ -1,32 +1,15 @@
-import type { Gpu } from '../api/types';
+import type { Gpu, TemperatureThresholds } from '../api/types';
 
 export type TempLevel = 'ok' | 'warn' | 'hot' | 'unknown';
 
-export interface TempThresholds {
-  /** At or above: warn. */
-  warn: number;
-  /** At or above: hot. */
-  hot: number;
-}
-
-export const DEFAULT_THRESHOLDS: TempThresholds = { warn: 70, hot: 85 };
-
-/** The server's thresholds (hello.config.temperatureThresholds), or the defaults. */
-export function thresholdsFrom(config: { temperatureThresholds: TempThresholds } | null): TempThresholds {
-  const t = config?.temperatureThresholds;
-  return {
-    warn: t?.warn ?? DEFAULT_THRESHOLDS.warn,
-    hot: t?.hot ?? DEFAULT_THRESHOLDS.hot,
-  };
-}
-
 /**
- * ok < warn ≤ warn-level < hot ≤ hot. When the GPU reports its own slowdown
+ * ok < warn ≤ warn-level < hot ≤ hot, with the server's thresholds
+ * (hello.config.temperatureThresholds). When the GPU reports its own slowdown
  * temperature, that is where "hot" starts.
  */
 export function tempLevel(
   gpu: Pick<Gpu, 'temperature' | 'temperatureSlowdown'>,
-  thresholds: TempThresholds = DEFAULT_THRESHOLDS,
+  thresholds: TemperatureThresholds,
 ): TempLevel {
   const t = gpu.temperature;
   if (t === null) return 'unknown';
@@ -44,5 +27,11 @@ export const TEMP_LABEL: Record<TempLevel, string> = {
   unknown: 'N/A',
 };
 
-/** A GPU counts as busy in the status sentence at this utilization or more. */
-export const BUSY_UTILIZATION = 10;
+/**
+ * A working GPU counts as busy (status sentence, hero count, card glow) from
+ * the server's hello.config.busyUtilization % on; an unknown utilization is
+ * not busy.
+ */
+export function isBusy(gpu: Pick<Gpu, 'status' | 'utilization'>, busyUtilization: number): boolean {
+  return gpu.status === 'ok' && gpu.utilization !== null && gpu.utilization >= busyUtilization;
+}

@@ -5,6 +5,7 @@
  */
 import type { ClientConfig, Gpu, GpuChangeMsg, Message, Sample, Status } from '../api/types';
 import type { GpuEntry, GpuEvent, HistoryPoint, ModelSnapshot } from '../api/view';
+import { memoryShare } from '../lib/share';
 
 /**
  * A GPU's key, as the backend gives it: its uuid, or `index:N` when the source
@@ -41,17 +42,12 @@ function sameStrings(a: readonly string[] | null, b: readonly string[] | null): 
 }
 
 /** Field-by-field equality, so an unchanged GPU keeps its object identity. */
-export function sameGpu(a: Gpu, b: Gpu): boolean {
+function sameGpu(a: Gpu, b: Gpu): boolean {
   for (const key of Object.keys(b) as (keyof Gpu)[]) {
     if (key === 'processes' || key === 'clockEventReasons') continue;
     if (a[key] !== b[key]) return false;
   }
   return sameStrings(a.clockEventReasons, b.clockEventReasons) && sameProcesses(a.processes, b.processes);
-}
-
-function memShare(gpu: Gpu): number | null {
-  if (gpu.memoryUsed === null || gpu.memoryTotal === null || gpu.memoryTotal <= 0) return null;
-  return (gpu.memoryUsed / gpu.memoryTotal) * 100;
 }
 
 function samePoints(a: readonly HistoryPoint[], b: readonly HistoryPoint[]): boolean {
@@ -161,7 +157,7 @@ export class StreamModel {
       if (seen.has(key)) continue; // defensive: never two cards with one key
       seen.add(key);
       order.push(key);
-      const point: HistoryPoint = { t, util: gpu.utilization, mem: memShare(gpu) };
+      const point: HistoryPoint = { t, util: gpu.utilization, mem: memoryShare(gpu) };
       const track = this.tracks.get(key);
       if (track === undefined) {
         this.tracks.set(key, { gpu, ring: [point], dirty: true, published: [], publishedAt: -Infinity });
@@ -222,7 +218,6 @@ export class StreamModel {
       config: this.config_,
       status: this.status,
       seq: latest?.seq ?? null,
-      sampleTimestamp: latest?.timestamp ?? null,
       source: latest?.source ?? null,
       system: latest?.system ?? null,
       unavailable: latest?.unavailable ?? EMPTY,

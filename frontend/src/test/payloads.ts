@@ -2,7 +2,7 @@
 import noSource from './fixtures/telemetry-no-source.json';
 import nvtop from './fixtures/telemetry-nvtop.json';
 import replay from './fixtures/telemetry-replay.json';
-import type { Gpu, Sample } from '../api/types';
+import type { ClientConfig, Gpu, Sample } from '../api/types';
 import { parseMessage } from '../api/parse';
 
 type Json = Record<string, unknown>;
@@ -55,9 +55,15 @@ export function sample(raw: Json): Sample {
   return parsed.message;
 }
 
+/** hello.config as the page gets it (`configMsg` with overrides, validated). */
+export function clientConfig(overrides: Json = {}): ClientConfig {
+  const parsed = parseMessage(JSON.stringify(helloMsg([], overrides)));
+  if (!parsed.ok || parsed.message.type !== 'hello') throw new Error(parsed.ok ? 'not hello' : parsed.error);
+  return parsed.message.config;
+}
+
 export const replaySample = (): Sample => sample(rawReplay());
 export const nvtopSample = (): Sample => sample(rawNvtop());
-export const noSourceSample = (): Sample => sample(rawNoSource());
 
 /** GPU 1 of the replay fixture (busy, two processes), with overrides. */
 export function replayGpu(overrides: Partial<Gpu> = {}, index = 1): Gpu {
