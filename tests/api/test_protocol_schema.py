@@ -1,11 +1,35 @@
-"""The dashboard's TS types come from a committed copy of the JSON Schema: keep it current."""
+"""The published JSON Schema: the dashboard's committed copy is current, and every message
+the server really sends validates against it and parses back into its model."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
-from gpulens.services.messages import protocol_json_schema
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, TypeAdapter
+from websockets.sync.client import connect
+
+from gpulens.api.app import create_app
+from gpulens.config import Settings
+from gpulens.core.metrics.providers.base import ProviderError
+from gpulens.core.metrics.schema import GpuInfo, Telemetry
+from gpulens.services.messages import (
+    ErrorMessage,
+    GpuChange,
+    Heartbeat,
+    Hello,
+    ServerMessage,
+    Status,
+    protocol_json_schema,
+)
+from tests.fakes import FakeProvider, FakeSystem, gpu, selection
+from tests.live import serve_in_thread
 
 COMMITTED = Path(__file__).resolve().parents[2] / "frontend/src/api/protocol.schema.json"
 
@@ -26,3 +50,82 @@ def test_every_server_message_type_is_in_the_schema() -> None:
         kind = definition.get("properties", {}).get("type", {})
         types.update(kind.get("enum", []) or ([kind["const"]] if "const" in kind else []))
     assert types == {"telemetry", "hello", "gpuAdded", "gpuRemoved", "status", "heartbeat", "error"}
+
+
+# -- every message as the server really sends it -----------------------------------------
+
+MODELS: dict[str, type[BaseModel]] = {
+    "hello": Hello,
+    "telemetry": Telemetry,
+    "gpuAdded": GpuChange,
+    "gpuRemoved": GpuChange,
+    "status": Status,
+    "heartbeat": Heartbeat,
+    "error": ErrorMessage,
+}
+
+
+def published_schema() -> dict[str, Any]:
+    """What ``gpulens schema --all`` prints, from the command itself."""
+    out = subprocess.run(
+        [sys.executable, "-m", "gpulens", "schema", "--all"],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    schema: dict[str, Any] = json.loads(out.stdout)
+    return schema
+
+
+def eventful_provider(go: threading.Event) -> FakeProvider:
+    """Steady GPUs until ``go``; then one leaves, another comes, the source fails once, and
+    the readings stop changing (so the stream goes quiet and heartbeats are sent)."""
+    first: list[int] = []  # the read at which ``go`` was first seen
+
+    def script(n: int) -> list[GpuInfo] | BaseException:
+        if not go.is_set():
+            return [gpu(0, util=1), gpu(1, util=1)]
+        if not first:
+            first.append(n)
+        step = n - first[0]
+        if step == 0:
+            return [gpu(0, util=2)]  # GPU 1 leaves: gpuRemoved
+        if step == 1:
+            return [gpu(0, util=3), gpu(1, uuid="GPU-new")]  # gpuAdded
+        if step == 2:
+            return ProviderError("Driver Not Loaded")  # status: degraded
+        return [gpu(0, util=4), gpu(1, uuid="GPU-new")]  # status: ok, then quiet
+
+    return FakeProvider(script)
+
+
+def test_every_message_as_sent_validates_against_the_schema_and_parses_back() -> None:
+    schema = published_schema()
+    validator = Draft202012Validator(schema)
+    settings = Settings(
+        poll_interval_ms=250, heartbeat_interval_ms=500, ws_max_rate=50, ws_max_clients=1,
+        ws_backlog=5,
+    )  # type: ignore[call-arg]  # fmt: skip
+    go = threading.Event()
+    app = create_app(settings, selection=selection(eventful_provider(go)), system=FakeSystem())  # type: ignore[arg-type]
+    sent: dict[str, list[str]] = {}
+    with serve_in_thread(app) as address:
+        with connect(f"ws://{address}/ws/gpu", max_size=2**22) as ws:
+            sent.setdefault("hello", []).append(str(ws.recv(timeout=10)))
+            go.set()
+            deadline = time.monotonic() + 20
+            while set(sent) < set(MODELS) - {"error"} and time.monotonic() < deadline:
+                frame = str(ws.recv(timeout=10))
+                sent.setdefault(json.loads(frame)["type"], []).append(frame)
+            with connect(f"ws://{address}/ws/gpu") as second:  # one client too many
+                frame = str(second.recv(timeout=10))
+                sent.setdefault(json.loads(frame)["type"], []).append(frame)
+    assert set(sent) == set(MODELS), f"never sent: {set(MODELS) - set(sent)}"
+    for kind, frames in sent.items():
+        model = MODELS[kind]
+        own = {"$ref": f"#/$defs/{model.__name__}", "$defs": schema["$defs"]}
+        for frame in frames:
+            message = json.loads(frame)
+            validator.validate(message)  # the published schema, as a client would use it
+            Draft202012Validator(own).validate(message)  # and its own definition
+            parsed = TypeAdapter(ServerMessage).validate_json(frame)
+            assert type(parsed) is model
+            assert json.loads(parsed.model_dump_json(by_alias=True)) == message  # nothing lost

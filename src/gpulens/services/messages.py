@@ -90,7 +90,7 @@ def telemetry_json_schema() -> dict[str, Any]:
 
 
 def protocol_json_schema() -> dict[str, Any]:
-    """JSON Schema of every server message (a ``oneOf`` on ``type``)."""
+    """JSON Schema of every server message: an ``anyOf`` of the models, told apart by ``type``."""
     schema = TypeAdapter(ServerMessage).json_schema(by_alias=True, mode="serialization")
     schema["title"] = "gpulens /ws/gpu server message"
     return schema
