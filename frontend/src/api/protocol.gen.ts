@@ -64,7 +64,7 @@ export interface GpuInfo {
   memoryClock?: number | null;
   pstate?: number | null;
   /**
-   * Active clock slowdown reasons (e.g. sw_power_cap, hw_thermal).
+   * Active clock slowdown reasons (e.g. sw_power_cap, hw_thermal_slowdown).
    */
   clockEventReasons?: string[] | null;
   /**
@@ -170,7 +170,9 @@ export interface ProviderStatus {
   };
 }
 /**
- * A GPU appeared (``gpuAdded``) or disappeared (``gpuRemoved``), keyed by UUID.
+ * A GPU appeared (``gpuAdded``) or disappeared (``gpuRemoved``).
+ *
+ * ``uuid`` is the GPU's key: its UUID, or ``index:<id>`` when the source gives none.
  */
 export interface GpuChange {
   type: 'gpuAdded' | 'gpuRemoved';

@@ -48,7 +48,10 @@ class Hello(CamelModel):
 
 
 class GpuChange(CamelModel):
-    """A GPU appeared (``gpuAdded``) or disappeared (``gpuRemoved``), keyed by UUID."""
+    """A GPU appeared (``gpuAdded``) or disappeared (``gpuRemoved``).
+
+    ``uuid`` is the GPU's key: its UUID, or ``index:<id>`` when the source gives none.
+    """
 
     type: Literal["gpuAdded", "gpuRemoved"]
     seq: int

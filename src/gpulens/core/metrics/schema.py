@@ -99,7 +99,8 @@ class GpuInfo(CamelModel):
     memory_clock: int | None = Field(None, ge=0)
     pstate: int | None = Field(None, ge=0, le=32)
     clock_event_reasons: list[str] | None = Field(
-        None, description="Active clock slowdown reasons (e.g. sw_power_cap, hw_thermal)."
+        None,
+        description="Active clock slowdown reasons (e.g. sw_power_cap, hw_thermal_slowdown).",
     )
     ecc_errors_uncorrected: int | None = Field(
         None, ge=0, description="Volatile uncorrected ECC errors since the last driver load."
