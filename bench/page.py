@@ -86,7 +86,9 @@ def chromium() -> str:
     raise SystemExit("chromium not found: scripts/system-packages.sh chromium")
 
 
-async def measure(cdp: Cdp, url: str, seconds: float) -> dict[str, float | None]:
+async def measure(
+    cdp: Cdp, url: str, seconds: float, throttle: float = 1.0
+) -> dict[str, float | None]:
     target = await cdp.call("Target.createTarget", url="about:blank")
     session = (await cdp.call("Target.attachToTarget", targetId=target["targetId"], flatten=True))[
         "sessionId"
@@ -95,6 +97,8 @@ async def measure(cdp: Cdp, url: str, seconds: float) -> dict[str, float | None]
         await cdp.call(f"{domain}.enable", session)
     await cdp.call("Emulation.setDeviceMetricsOverride", session, width=1440, height=900,
                    deviceScaleFactor=1, mobile=False)  # fmt: skip
+    # Phones and old laptops: DevTools' CPU slowdown (4 = four times slower).
+    await cdp.call("Emulation.setCPUThrottlingRate", session, rate=throttle)
     await cdp.call("Page.addScriptToEvaluateOnNewDocument", session, source=PROBE)
     await cdp.call("Page.navigate", session, url=url)
 
@@ -136,7 +140,7 @@ async def measure(cdp: Cdp, url: str, seconds: float) -> dict[str, float | None]
     }
 
 
-async def run(port: int, seconds: float) -> dict[str, dict[str, float | None]]:
+async def run(port: int, seconds: float, throttle: float) -> dict[str, dict[str, float | None]]:
     debug_port = free_port()
     with tempfile.TemporaryDirectory() as profile:
         browser = subprocess.Popen(
@@ -156,8 +160,8 @@ async def run(port: int, seconds: float) -> dict[str, dict[str, float | None]]:
                     await asyncio.sleep(0.1)
             async with connect(version["webSocketDebuggerUrl"], max_size=2**26) as ws:
                 cdp = Cdp(ws)
-                blank = await measure(cdp, BLANK, seconds)
-                page = await measure(cdp, f"http://127.0.0.1:{port}/", seconds)
+                blank = await measure(cdp, BLANK, seconds, throttle)
+                page = await measure(cdp, f"http://127.0.0.1:{port}/", seconds, throttle)
         finally:
             browser.terminate()
             browser.wait(10)
@@ -167,16 +171,18 @@ async def run(port: int, seconds: float) -> dict[str, dict[str, float | None]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--cpu-throttle", type=float, default=1.0, help="CPU slowdown, e.g. 4")
     args = parser.parse_args()
     if not (DIST / "index.html").is_file():
         raise SystemExit("frontend/dist is missing: run `make build` first")
     with tempfile.TemporaryDirectory() as tmp:
         recording = eight_gpu_recording(Path(tmp) / "eight.jsonl.gz")
         with gpulens_server(REPLAY_FILE=str(recording), STATIC_DIR=str(DIST)) as (port, _):
-            results = asyncio.run(run(port, args.seconds))
+            results = asyncio.run(run(port, args.seconds, args.cpu_throttle))
     print(f"# page: 8 GPUs, 4 updates/s, {args.seconds:g} s, headless Chromium 1440×900, "
-          f"{os.cpu_count()} CPUs")  # fmt: skip
-    print(f"command: .venv/bin/python bench/page.py --seconds {args.seconds:g}")
+          f"{os.cpu_count()} CPUs, CPU throttle {args.cpu_throttle:g}×")  # fmt: skip
+    print(f"command: .venv/bin/python bench/page.py --seconds {args.seconds:g} "
+          f"--cpu-throttle {args.cpu_throttle:g}")  # fmt: skip
     print("| page | main thread busy | fps | long tasks after first numbers (longest ms) "
           "| JS heap 5 s → end MiB | DOMContentLoaded ms | first GPU numbers ms |")  # fmt: skip
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
