@@ -1,4 +1,5 @@
-"""Shared test helpers: loading the real GPU captures copied into ``tests/fixtures``.
+"""Shared test helpers: loading the real GPU captures copied into ``tests/fixtures``, and an
+environment with no GPU source (no gpulens variable, no tools on PATH, no NVML).
 
 Tests read only this tree (never ``../shared``). See ``tests/fixtures/README.md``
 for what each capture holds.
@@ -14,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from gpulens.config import Settings
+from gpulens.testing.nvml import RecordedNvml
 
 FIXTURES = Path(__file__).parent / "fixtures"
 H200 = FIXTURES / "h200-sxm-141gb"
@@ -88,3 +92,48 @@ def h200_loaded(h200: Callable[[str], Capture]) -> Capture:
 @pytest.fixture(scope="session")
 def h200_idle(h200: Callable[[str], Capture]) -> Capture:
     return h200("idle")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No gpulens variable from the host, no ``.env`` file, and no nvidia-smi/nvtop on PATH.
+
+    Runs in an empty directory; returns it.
+    """
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir()
+    monkeypatch.setenv("PATH", str(empty_bin))
+    monkeypatch.setenv("NVIDIA_SMI_PATH", str(tmp_path / "no-such-nvidia-smi"))
+    monkeypatch.setenv("NVTOP_PATH", str(tmp_path / "no-such-nvtop"))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture
+def nvml_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NVML as on a machine without an NVIDIA driver.
+
+    Where the real library cannot load (this CI machine) the real binding is
+    used; on a GPU host a stand-in that fails ``nvmlInit`` with
+    ``NVML_ERROR_LIBRARY_NOT_FOUND`` takes its place, so the tests mean the same.
+    """
+    import pynvml
+
+    from gpulens.core.metrics.providers import nvml as nvml_module
+
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return
+    pynvml.nvmlShutdown()  # pragma: no cover - only on a machine with a GPU
+
+    def missing() -> RecordedNvml:  # pragma: no cover
+        stand_in = RecordedNvml({}, [])
+        stand_in.init_error = pynvml.NVML_ERROR_LIBRARY_NOT_FOUND
+        return stand_in
+
+    monkeypatch.setattr(nvml_module, "load_pynvml", missing)  # pragma: no cover

@@ -28,6 +28,19 @@ def gpu(index: int, util: int = 50, uuid: str | None = None, **extra: object) ->
     )
 
 
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class FakeSystem:
     def sample(self) -> SystemInfo:
         return SystemInfo(

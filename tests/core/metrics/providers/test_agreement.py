@@ -19,8 +19,9 @@ from gpulens.core.metrics.providers.nvidia_smi import NvidiaSmiProvider
 from gpulens.core.metrics.providers.nvml import NvmlProvider
 from gpulens.core.metrics.providers.nvtop import NvtopProvider
 from gpulens.core.metrics.schema import GpuInfo
+from tests.fakes import FakeClock
 
-from ..conftest import FakeClock, FakeResolver
+from ..conftest import FakeResolver
 from .conftest import FakeRunner, nvidia_smi_answer
 
 # utilization.gpu across the loaded captures: nvml-dump 40, query-gpu-full.csv 40,

@@ -22,8 +22,9 @@ from gpulens.core.metrics.providers.nvml import (
 )
 from gpulens.core.metrics.units import MIB
 from gpulens.testing.nvml import RecordedNvml
+from tests.fakes import FakeClock
 
-from ..conftest import COMPUTE_KEY, H200_UUID, FakeClock, FakeResolver
+from ..conftest import COMPUTE_KEY, H200_UUID, FakeResolver
 
 MakeNvml = Callable[..., RecordedNvml]
 NOT_SUPPORTED = {"error": "NVMLError_NotSupported"}

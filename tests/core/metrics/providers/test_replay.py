@@ -11,8 +11,7 @@ from gpulens.core.metrics import recording
 from gpulens.core.metrics.providers.base import ProviderUnavailable
 from gpulens.core.metrics.providers.replay import ReplayProvider, default_recording
 from gpulens.core.metrics.schema import GpuInfo
-
-from ..conftest import FakeClock
+from tests.fakes import FakeClock
 
 
 def _write(path: Path, times: list[float], interval: float | None = 1.0) -> Path:

@@ -1,6 +1,6 @@
-"""The telemetry commands of ``gpulens`` (``snapshot``, ``record``, ``schema``).
+"""The commands of ``gpulens`` (``snapshot``, ``record``, ``schema``).
 
-Lives with the telemetry core it drives; ``serve`` is tested with the API.
+``serve`` hands over to ``api/server.py`` and is tested with it (``tests/api/test_server.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import pytest
 
 from gpulens.cli import main
 from gpulens.core.metrics.providers.replay import ReplayProvider
-
-from .conftest import FakeClock
+from tests.fakes import FakeClock
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
