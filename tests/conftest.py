@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from gpulens.config import Settings
 from gpulens.testing.nvml import RecordedNvml
+from tests.fakes import make_client
 
 FIXTURES = Path(__file__).parent / "fixtures"
 H200 = FIXTURES / "h200-sxm-141gb"
@@ -137,3 +139,10 @@ def nvml_absent(monkeypatch: pytest.MonkeyPatch) -> None:
         return stand_in
 
     monkeypatch.setattr(nvml_module, "load_pynvml", missing)  # pragma: no cover
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    """The app on two steady fake GPUs behind a running ``TestClient`` (``make_client()``)."""
+    with make_client() as c:
+        yield c

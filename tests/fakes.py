@@ -1,10 +1,14 @@
-"""Test doubles shared by the service, API and integration tests."""
+"""Test doubles shared by the service, API and integration tests, and the app built on them."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 
+from fastapi.testclient import TestClient
+
+from gpulens.api.app import create_app
+from gpulens.config import Settings
 from gpulens.core.metrics.providers import Selection
 from gpulens.core.metrics.providers.base import ProviderError
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, SystemInfo
@@ -94,3 +98,15 @@ def selection(
     provider: FakeProvider | None, unavailable: dict[str, str] | None = None
 ) -> Selection:
     return Selection(provider, unavailable or {})  # type: ignore[arg-type]
+
+
+HOST = "testserver"  # the Host header TestClient sends
+
+
+def make_client(**kw: object) -> TestClient:
+    """The app on two steady fake GPUs, in-process; ``kw`` overrides its settings."""
+    base: dict[str, object] = {"allowed_hosts": [HOST], "ws_backlog": 10, "poll_interval_ms": 250}
+    base.update(kw)
+    settings = Settings(**base)  # type: ignore[arg-type]
+    app = create_app(settings, selection=selection(steady(2)), system=FakeSystem())  # type: ignore[arg-type]
+    return TestClient(app)

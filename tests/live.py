@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from websockets.sync.client import ClientConnection
+
+from gpulens.api.app import create_app
+from gpulens.config import Settings
+from tests.fakes import FakeSystem, selection, steady
 
 
 def free_port() -> int:
@@ -39,3 +46,21 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def live(**kw: object) -> Iterator[str]:
+    """The app on two steady fake GPUs, served by ``serve_in_thread``; ``kw`` overrides its
+    settings. Yields ``host:port``."""
+    base: dict[str, object] = {"ws_backlog": 10, "poll_interval_ms": 250}
+    base.update(kw)
+    settings = Settings(**base)  # type: ignore[arg-type]
+    app = create_app(settings, selection=selection(steady(2)), system=FakeSystem())  # type: ignore[arg-type]
+    with serve_in_thread(app) as address:
+        yield address
+
+
+def receive(ws: ClientConnection) -> dict[str, Any]:
+    """The next message from a WebSocket client, parsed."""
+    message: dict[str, Any] = json.loads(ws.recv(timeout=10))
+    return message

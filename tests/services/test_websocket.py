@@ -1,6 +1,7 @@
 """The hub: fan-out, slow and hostile clients, rate caps, heartbeats (fake sockets).
 
-Frames come from a real stream stage with the hub as its observer, as in the app.
+Frames come from a real stream stage with the hub as its observer, as in the app; the last
+test sends a binary frame to the real app, through Starlette's WebSocket.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import json
 
 import pytest
+from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from gpulens.core.metrics.schema import GpuInfo
@@ -21,7 +23,7 @@ from gpulens.services.websocket import (
     Hub,
     run_housekeeping,
 )
-from tests.fakes import gpu
+from tests.fakes import HOST, gpu
 from tests.services.common import OK, config, sample
 
 
@@ -334,3 +336,18 @@ async def test_a_burst_of_clients_shares_one_hello() -> None:
     assert len({id(frame) for frame in calls}) == 1  # serialised once, sent ten times
     for t in tasks:
         t.cancel()
+
+
+def test_binary_frame_is_closed_with_1003(client: TestClient) -> None:
+    with client.websocket_connect("/ws/gpu", headers={"host": HOST}) as ws:
+        assert ws.receive_json()["type"] == "hello"
+        ws.send_bytes(b"\x00\xff")
+        for _ in range(50):  # frames already queued may come first
+            message = ws.receive()
+            if message["type"] == "websocket.close":
+                break
+        assert message == {
+            "type": "websocket.close",
+            "code": 1003,
+            "reason": "binary frames are not accepted",
+        }

@@ -1,0 +1,104 @@
+"""The HTTP and WebSocket routes in-process: health (GET and HEAD), config, ``/ws/gpu``'s
+hello and telemetry, and the client cap."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from gpulens.api.app import create_app
+from gpulens.config import Settings
+from tests.fakes import HOST, FakeSystem, selection
+from tests.live import live, receive
+
+
+def test_health_reports_provider_clients_and_age(client: TestClient) -> None:
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok"
+    assert body["provider"] == "nvml"
+    assert body["clients"] == 0
+    assert body["lastSampleAgeS"] is not None and body["lastSampleAgeS"] >= 0
+    assert set(body) == {
+        "status", "provider", "reason", "unavailable", "lastSampleAgeS", "clients", "uptimeS",
+        "version",
+    }  # fmt: skip
+
+
+def test_head_health_answers_like_get(client: TestClient) -> None:
+    response = client.head("/api/health")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_health_is_degraded_when_the_provider_fails() -> None:
+    from gpulens.core.metrics.providers.base import ProviderError
+    from tests.fakes import FakeProvider
+
+    failing = FakeProvider(lambda n: ProviderError("GPU is lost"))
+    settings = Settings(allowed_hosts=[HOST])  # type: ignore[call-arg]
+    app = create_app(settings, selection=selection(failing), system=FakeSystem())  # type: ignore[arg-type]
+    with TestClient(app) as c:
+        body = c.get("/api/health").json()
+    assert body["status"] == "degraded"
+    assert body["reason"] == "GPU is lost"
+    assert body["provider"] == "nvml"
+
+
+def test_health_without_any_gpu_source_lists_the_reasons() -> None:
+    reasons = {
+        "nvml": "NVML Shared Library Not Found",
+        "nvidia-smi": "nvidia-smi: not found on PATH",
+    }
+    settings = Settings(allowed_hosts=[HOST])  # type: ignore[call-arg]
+    app = create_app(settings, selection=selection(None, reasons), system=FakeSystem())  # type: ignore[arg-type]
+    with TestClient(app) as c:
+        body = c.get("/api/health").json()
+    assert body["status"] == "degraded"
+    assert body["provider"] is None
+    assert body["reason"] == "no GPU source found, retrying (see unavailable)"
+    assert body["unavailable"] == reasons
+
+
+def test_config_is_allow_listed(client: TestClient) -> None:
+    body = client.get("/api/config").json()
+    assert set(body) == {
+        "pollIntervalMs", "wsBacklog", "heartbeatIntervalMs", "maxRate", "hostname", "version",
+        "temperatureThresholds", "busyUtilization",
+    }  # fmt: skip
+    assert body["pollIntervalMs"] == 250
+    assert body["temperatureThresholds"] == {"warn": 70, "hot": 85}
+    assert body["busyUtilization"] == 10
+
+
+def test_websocket_hello_then_telemetry() -> None:
+    with live() as address, connect(f"ws://{address}/ws/gpu") as ws:
+        hello = receive(ws)
+        assert hello["type"] == "hello"
+        assert len(hello["backfill"]) >= 1  # the first sample is taken before clients arrive
+        assert hello["status"]["provider"] == "nvml"
+        message = receive(ws)
+        while message["type"] != "telemetry":
+            message = receive(ws)
+        assert message["source"] == "nvml"
+        assert len(message["gpus"]) == 2
+        assert message["timestamp"].endswith("Z")
+        assert message["seq"] > hello["backfill"][-1]["seq"]
+
+
+def test_client_cap_refuses_cleanly_and_health_still_answers() -> None:
+    with live(ws_max_clients=1) as address, connect(f"ws://{address}/ws/gpu") as first:
+        assert receive(first)["type"] == "hello"
+        with connect(f"ws://{address}/ws/gpu") as second:
+            assert receive(second) == {
+                "type": "error",
+                "code": "server_full",
+                "message": "Too many dashboards are connected.",
+            }
+            with pytest.raises(ConnectionClosed) as info:
+                receive(second)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1013
+        assert httpx.get(f"http://{address}/api/health").status_code == 200
