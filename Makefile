@@ -21,6 +21,7 @@ help:
 	@echo "make lint       ruff, mypy --strict, eslint, tsc, hadolint, bundle budget, pre-commit config"
 	@echo "make bench      benchmarks that run on this machine (see docs/benchmarks.md)"
 	@echo "make hooks      install the pre-commit git hooks (the linters of make lint)"
+	@echo "make dist       the sdist and the wheel (dashboard inside) in dist/, checked by twine"
 	@echo "make lock       regenerate requirements.lock and requirements-dev.lock from pyproject.toml"
 
 # --- installation ------------------------------------------------------------
@@ -91,8 +92,8 @@ hooks: venv frontend-deps
 	$(BIN)/pre-commit install
 
 lint-py: venv
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts hatch_build.py
+	$(BIN)/ruff format --check src tests bench scripts hatch_build.py
 	$(BIN)/mypy
 	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
 
@@ -103,8 +104,8 @@ lint-deploy: venv
 	scripts/lint-deploy.sh
 
 # --- tests -------------------------------------------------------------------
-.PHONY: test test-py test-fe test-e2e
-test: lint test-py test-fe test-e2e
+.PHONY: test test-py test-fe test-e2e test-wheel
+test: lint test-py test-fe test-e2e test-wheel
 
 test-py: venv
 	scripts/system-packages.sh nginx promtool openssl systemd-analyze
@@ -116,6 +117,23 @@ test-fe: frontend-deps
 test-e2e: venv build
 	scripts/system-packages.sh chromium
 	cd $(FE) && npm run e2e
+
+# The wheel as a user gets it (tests/integration/test_wheel.py): built again
+# from the checkout and compared byte for byte with dist/ (reproducible, and the
+# sdist builds the same wheel), installed into a fresh venv with no Node on
+# PATH, served in replay: the dashboard at /, a stream on /ws/gpu.
+test-wheel: dist
+	$(BIN)/pytest -q -m wheel tests/integration/test_wheel.py
+
+# --- packaging ---------------------------------------------------------------
+# `python -m build` makes the sdist from the checkout (hatch_build.py builds the
+# dashboard into it first), then the wheel from that sdist, as a package index
+# or a distribution would. twine checks the metadata and that the README renders.
+.PHONY: dist
+dist: venv frontend-deps
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
 
 # --- benchmarks --------------------------------------------------------------
 .PHONY: bench
@@ -135,4 +153,4 @@ docker:
 
 .PHONY: clean
 clean:
-	rm -rf $(VENV) $(FE)/node_modules $(FE)/dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FE)/node_modules $(FE)/dist dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,5 @@
 """gpulens: a real-time web dashboard for NVIDIA GPU workstations."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("gpulens")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+# The one place the version is written: the wheel's metadata (hatchling reads
+# it from here), `gpulens --version`, /api/config, hello and the page.
+__version__ = "0.1.0"

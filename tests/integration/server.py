@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,14 +18,26 @@ GPULENS = Path(sys.executable).with_name("gpulens")
 
 
 @contextmanager
-def gpulens_serve(log: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Yields (``127.0.0.1:<port>``, process); stops the process afterwards."""
+def gpulens_serve(
+    log: Path,
+    *,
+    executable: Path = GPULENS,
+    base_env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    **env: str,
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Yields (``127.0.0.1:<port>``, process); stops the process afterwards.
+
+    ``executable`` is this venv's ``gpulens`` unless given; the process gets
+    ``base_env`` (this process's environment by default) plus ``env``.
+    """
     port = free_port()
-    full_env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", **env}
+    inherited = os.environ if base_env is None else base_env
+    full_env = {**inherited, "PORT": str(port), "HOST": "127.0.0.1", **env}
     full_env.pop("STATIC_DIR", None) if "STATIC_DIR" not in env else None
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(GPULENS), "serve"], env=full_env, stdout=out, stderr=subprocess.STDOUT
+            [str(executable), "serve"], env=full_env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
         )
     address = f"127.0.0.1:{port}"
     try:
