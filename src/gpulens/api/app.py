@@ -24,7 +24,7 @@ from gpulens.api.security import GuardMiddleware, HostPolicy
 from gpulens.api.static import SpaFiles, find_static_dir
 from gpulens.config import Settings
 from gpulens.core.metrics.providers import Selection, select
-from gpulens.core.metrics.system import SystemCollector
+from gpulens.core.metrics.system import SystemSource
 from gpulens.services.messages import ClientConfig, TemperatureThresholds
 from gpulens.services.sampler import Sampler
 from gpulens.services.stream import Observer, Stream
@@ -63,7 +63,7 @@ def create_app(
     settings: Settings,
     selection: Selection | None = None,
     selector: Callable[[Settings], Selection] = select,
-    system: SystemCollector | None = None,
+    system: SystemSource | None = None,
 ) -> FastAPI:
     """Build the app. ``selection`` (a provider already opened) or ``selector`` is injected."""
 

@@ -24,7 +24,7 @@ from gpulens.config import Settings
 from gpulens.core.metrics.collector import build_payload
 from gpulens.core.metrics.providers import ProviderError, Selection, select
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
-from gpulens.core.metrics.system import SystemCollector
+from gpulens.core.metrics.system import SystemCollector, SystemSource
 from gpulens.services.messages import ProviderStatus
 
 log = logging.getLogger("gpulens.sampler")
@@ -50,7 +50,7 @@ class Sampler:
         settings: Settings,
         selection: Selection,
         publish: Callable[[Sample], object],
-        system: SystemCollector | None = None,
+        system: SystemSource | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         reselect: Callable[[], Selection] | None = None,

@@ -116,19 +116,19 @@ class Table:
 def test_resolver_returns_name_and_user() -> None:
     table = Table()
     table.procs[483] = FakeProcess(483, "/usr/bin/python3", "alice")
-    resolve = PsutilResolver(table)  # type: ignore[arg-type]
+    resolve = PsutilResolver(table)
     assert resolve(483) == ProcessIdentity("/usr/bin/python3", "alice")
 
 
 def test_resolver_process_gone_between_listing_and_lookup() -> None:
-    resolve = PsutilResolver(Table())  # type: ignore[arg-type]
+    resolve = PsutilResolver(Table())
     assert resolve(4242) == ProcessIdentity(None, None)
 
 
 def test_resolver_process_exits_during_lookup() -> None:
     table = Table()
     table.procs[9] = FakeProcess(9, name_error=psutil.NoSuchProcess(9))
-    assert PsutilResolver(table)(9) == ProcessIdentity(None, "alice")  # type: ignore[arg-type]
+    assert PsutilResolver(table)(9) == ProcessIdentity(None, "alice")
 
 
 @pytest.mark.parametrize(
@@ -137,13 +137,13 @@ def test_resolver_process_exits_during_lookup() -> None:
 def test_resolver_access_denied_on_username_keeps_the_name(error: Exception) -> None:
     table = Table()
     table.procs[7] = FakeProcess(7, "worker", user_error=error)
-    assert PsutilResolver(table)(7) == ProcessIdentity("worker", None)  # type: ignore[arg-type]
+    assert PsutilResolver(table)(7) == ProcessIdentity("worker", None)
 
 
 def test_resolver_cache_is_keyed_by_pid_and_create_time() -> None:
     table = Table()
     table.procs[100] = FakeProcess(100, "first", "alice", created=1.0)
-    resolve = PsutilResolver(table)  # type: ignore[arg-type]
+    resolve = PsutilResolver(table)
     assert resolve(100).name == "first"
     # Same process: served from the cache (its name is not read again).
     table.procs[100]._name = "renamed"
@@ -157,7 +157,7 @@ def test_resolver_cache_is_bounded() -> None:
     table = Table()
     for pid in range(10):
         table.procs[pid] = FakeProcess(pid, f"p{pid}", created=float(pid))
-    resolve = PsutilResolver(table, max_entries=4)  # type: ignore[arg-type]
+    resolve = PsutilResolver(table, max_entries=4)
     for pid in range(10):
         assert resolve(pid).name == f"p{pid}"
     assert len(resolve._cache) <= 4

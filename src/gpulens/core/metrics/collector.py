@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 
 from gpulens.core.metrics.providers import Selection
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
-from gpulens.core.metrics.system import SystemCollector
+from gpulens.core.metrics.system import SystemSource
 
 
 def build_payload(
     seq: int,
     selection: Selection,
     gpus: list[GpuInfo],
-    system: SystemCollector,
+    system: SystemSource,
     moment: datetime | None = None,
 ) -> Telemetry:
     """``gpus`` from ``selection``'s provider, the host read now; ``seq`` as the caller numbers it.

@@ -40,12 +40,22 @@ class ProcessResolver(Protocol):
     def __call__(self, pid: int) -> ProcessIdentity: ...
 
 
+class ProcessHandle(Protocol):
+    """What the resolver reads of a process: ``psutil.Process``, or a stand-in."""
+
+    def create_time(self) -> float: ...
+
+    def name(self) -> str: ...
+
+    def username(self) -> str: ...
+
+
 class PsutilResolver:
     """Resolves pid → (name, user), cached by (pid, create time) so a reused pid is not confused."""
 
     def __init__(
         self,
-        process_factory: Callable[[int], psutil.Process] = psutil.Process,
+        process_factory: Callable[[int], ProcessHandle] = psutil.Process,
         max_entries: int = 4096,
     ) -> None:
         self._process = process_factory
@@ -69,14 +79,14 @@ class PsutilResolver:
         return identity
 
     @staticmethod
-    def _name(proc: psutil.Process) -> str | None:
+    def _name(proc: ProcessHandle) -> str | None:
         try:
             return sanitize_name(proc.name())
         except (psutil.Error, OSError):
             return None
 
     @staticmethod
-    def _user(proc: psutil.Process) -> str | None:
+    def _user(proc: ProcessHandle) -> str | None:
         try:
             return sanitize_name(proc.username(), limit=MAX_USER_LENGTH)
         except (psutil.Error, OSError, KeyError):

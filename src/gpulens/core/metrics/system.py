@@ -6,11 +6,18 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import psutil
 
 from gpulens.core.metrics.schema import SystemInfo
 from gpulens.core.metrics.units import MIB
+
+
+class SystemSource(Protocol):
+    """Where host metrics come from: ``SystemCollector``, or a stand-in in tests and benchmarks."""
+
+    def sample(self) -> SystemInfo: ...
 
 
 class SystemCollector:
