@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import psutil
@@ -34,6 +35,26 @@ from common import free_port
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TIMESTAMP = re.compile(rb'"timestamp":"([^"]+)"')
+
+
+class ClientResult(TypedDict):
+    """What the client process measured (printed as JSON, read back by run_one)."""
+
+    connected: int
+    received: int
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+class RunResult(ClientResult):
+    """One row of the table: the clients' result and the server's cost."""
+
+    server: str
+    clients: int
+    cpu_per_s: float
+    rss_mib: float
+    expected: int
 
 
 # --- the 8-GPU recording ------------------------------------------------------
@@ -127,7 +148,7 @@ def start_server(kind: str, recording: Path, port: int) -> subprocess.Popen[byte
 # --- clients (run in their own process) --------------------------------------
 
 
-async def client_main(port: int, count: int, warmup: float, seconds: float) -> dict[str, object]:
+async def client_main(port: int, count: int, warmup: float, seconds: float) -> ClientResult:
     from datetime import datetime
 
     from websockets.asyncio.client import connect
@@ -175,7 +196,7 @@ async def client_main(port: int, count: int, warmup: float, seconds: float) -> d
     }
 
 
-def run_one(kind: str, recording: Path, clients: int, seconds: float) -> dict[str, object]:
+def run_one(kind: str, recording: Path, clients: int, seconds: float) -> RunResult:
     port = free_port()
     server = start_server(kind, recording, port)
     try:
@@ -199,18 +220,16 @@ def run_one(kind: str, recording: Path, clients: int, seconds: float) -> dict[st
         cpu1, t1 = proc.cpu_times(), time.monotonic()
         rss = proc.memory_info().rss
         out, _ = client.communicate(timeout=120)
-        result: dict[str, object] = json.loads(out)
+        measured: ClientResult = json.loads(out)
         busy = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / (t1 - t0)
-        result.update(
-            {
-                "server": kind,
-                "clients": clients,
-                "cpu_per_s": busy,
-                "rss_mib": rss / 2**20,
-                "expected": int(clients * seconds * 4),
-            }
-        )
-        return result
+        return {
+            **measured,
+            "server": kind,
+            "clients": clients,
+            "cpu_per_s": busy,
+            "rss_mib": rss / 2**20,
+            "expected": int(clients * seconds * 4),
+        }
     finally:
         server.terminate()
         server.wait(10)
@@ -242,17 +261,17 @@ def main() -> None:
         for clients in (int(c) for c in args.clients.split(",")):
             for kind in ("gpulens", "floor"):
                 r = run_one(kind, recording, clients, args.seconds)
-                delivered = f"{int(r['received']) / max(int(r['expected']), 1):.0%}"  # type: ignore[call-overload]
+                delivered = f"{int(r['received']) / max(int(r['expected']), 1):.0%}"
                 print(
                     f"| {kind} | {clients} | {r['connected']} | {delivered} | {fmt(r['p50_ms'])} "
-                    f"| {fmt(r['p99_ms'])} | {fmt(r['max_ms'])} | {float(r['cpu_per_s']):.2f} "  # type: ignore[arg-type]
-                    f"| {float(r['rss_mib']):.0f} |",  # type: ignore[arg-type]
+                    f"| {fmt(r['p99_ms'])} | {fmt(r['max_ms'])} | {float(r['cpu_per_s']):.2f} "
+                    f"| {float(r['rss_mib']):.0f} |",
                     flush=True,
                 )
 
 
-def fmt(value: object) -> str:
-    return "–" if value is None else f"{float(value):.1f}"  # type: ignore[arg-type]
+def fmt(value: float | None) -> str:
+    return "–" if value is None else f"{float(value):.1f}"
 
 
 if __name__ == "__main__":

@@ -94,7 +94,8 @@ def gpustat() -> Callable[[], object] | str:
         import gpustat as gs
     except ImportError as exc:
         return f"not installed ({exc})"
-    return gs.new_query
+    query: Callable[[], object] = gs.new_query
+    return query
 
 
 def main() -> None:
@@ -118,7 +119,7 @@ def main() -> None:
             "nvitop as_snapshot() + processes()": nvitop(),
             "gpustat new_query()": gpustat(),
         }
-        results = {}
+        results: dict[str, tuple[float, float] | str] = {}
         for name, fn in candidates.items():
             results[name] = fn if isinstance(fn, str) else measure(fn, args.seconds)
     finally:
@@ -131,7 +132,9 @@ def main() -> None:
     print(f"command: python3 bench/gpu_collector.py --seconds {args.seconds:g}")
     print("| collector | CPU ms / sample | wall ms / sample | CPU × floor |")
     print("| --- | ---: | ---: | ---: |")
-    floor_cpu = results["raw NVML (floor)"][0]  # type: ignore[index]
+    floor_result = results["raw NVML (floor)"]
+    assert not isinstance(floor_result, str)  # measured, never skipped
+    floor_cpu = floor_result[0]
     for label, r in results.items():
         if isinstance(r, str):
             print(f"| {label} | {r} | | |")

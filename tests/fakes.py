@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -97,16 +98,16 @@ def hanging(after: int = 1) -> FakeProvider:
 def selection(
     provider: FakeProvider | None, unavailable: dict[str, str] | None = None
 ) -> Selection:
-    return Selection(provider, unavailable or {})  # type: ignore[arg-type]
+    return Selection(provider, unavailable or {})
 
 
 HOST = "testserver"  # the Host header TestClient sends
 
 
-def make_client(**kw: object) -> TestClient:
+def make_client(**kw: Any) -> TestClient:
     """The app on two steady fake GPUs, in-process; ``kw`` overrides its settings."""
-    base: dict[str, object] = {"allowed_hosts": [HOST], "ws_backlog": 10, "poll_interval_ms": 250}
+    base: dict[str, Any] = {"allowed_hosts": [HOST], "ws_backlog": 10, "poll_interval_ms": 250}
     base.update(kw)
-    settings = Settings(**base)  # type: ignore[arg-type]
-    app = create_app(settings, selection=selection(steady(2)), system=FakeSystem())  # type: ignore[arg-type]
+    settings = Settings(**base)
+    app = create_app(settings, selection=selection(steady(2)), system=FakeSystem())
     return TestClient(app)

@@ -49,13 +49,13 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
 
 
 @contextmanager
-def live(**kw: object) -> Iterator[str]:
+def live(**kw: Any) -> Iterator[str]:
     """The app on two steady fake GPUs, served by ``serve_in_thread``; ``kw`` overrides its
     settings. Yields ``host:port``."""
-    base: dict[str, object] = {"ws_backlog": 10, "poll_interval_ms": 250}
+    base: dict[str, Any] = {"ws_backlog": 10, "poll_interval_ms": 250}
     base.update(kw)
-    settings = Settings(**base)  # type: ignore[arg-type]
-    app = create_app(settings, selection=selection(steady(2)), system=FakeSystem())  # type: ignore[arg-type]
+    settings = Settings(**base)
+    app = create_app(settings, selection=selection(steady(2)), system=FakeSystem())
     with serve_in_thread(app) as address:
         yield address
 

@@ -49,10 +49,9 @@ async def ok_app(scope: Any, receive: Any, send: Any) -> None:
 def connect() -> tuple[HeadDeadlineProtocol, FakeTransport]:
     config = uvicorn.Config(ok_app, log_config=None, lifespan="off", http=HeadDeadlineProtocol)
     config.load()
-    protocol = config.http_protocol_class(  # type: ignore[call-arg]
-        config=config, server_state=ServerState(), app_state={}
-    )
-    assert isinstance(protocol, HeadDeadlineProtocol)
+    protocol_class = config.http_protocol_class
+    assert issubclass(protocol_class, HeadDeadlineProtocol)
+    protocol = protocol_class(config=config, server_state=ServerState(), app_state={})
     transport = FakeTransport()
     protocol.connection_made(transport)
     return protocol, transport

@@ -10,8 +10,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gpulens.api.app import create_app
@@ -145,6 +147,7 @@ def full_gpu(index: int = 0, **extra: object) -> GpuInfo:
 
 @dataclass
 class Running:
+    app: FastAPI
     client: TestClient
     provider: CountingProvider
 
@@ -155,24 +158,28 @@ class Running:
         return parse(response.text)
 
 
-def settings(**kw: object) -> Settings:
-    base: dict[str, object] = {
+def settings(**kw: Any) -> Settings:
+    base: dict[str, Any] = {
         "metrics_hostname": HOSTNAME,
         "poll_interval_ms": 60_000,
         "allowed_hosts": [TEST_HOST],
     }
     base.update(kw)
-    return Settings(_env_file=None, **base)  # type: ignore[call-arg, arg-type]
+    return Settings(_env_file=None, **base)
+
+
+class Serve(Protocol):
+    def __call__(self, gpus: list[GpuInfo], **kw: Any) -> Running: ...
 
 
 @pytest.fixture
-def serve() -> Iterator[object]:
+def serve() -> Iterator[Serve]:
     """``serve(gpus)``: a started app (lifespan run) whose provider returns ``gpus``."""
     stack: list[TestClient] = []
 
-    def start(gpus: list[GpuInfo], **kw: object) -> Running:
+    def start(gpus: list[GpuInfo], **kw: Any) -> Running:
         provider = CountingProvider(gpus)
-        app = create_app(settings(**kw), selection=Selection(provider), system=StillSystem())  # type: ignore[arg-type]
+        app = create_app(settings(**kw), selection=Selection(provider), system=StillSystem())
         client = TestClient(app)
         client.__enter__()
         stack.append(client)
@@ -182,7 +189,7 @@ def serve() -> Iterator[object]:
         while app.state.sampler.ticks < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert app.state.sampler.ticks == 2
-        return Running(client, provider)
+        return Running(app, client, provider)
 
     yield start
     for client in stack:
@@ -222,7 +229,7 @@ def test_types_and_help_texts_are_dcgm_exporters() -> None:
     }
 
 
-def test_each_metric_for_both_demo_gpus(serve) -> None:  # type: ignore[no-untyped-def]
+def test_each_metric_for_both_demo_gpus(serve: Serve) -> None:
     gpus = demo_gpus()
     out = serve(gpus).scrape()
     assert len(gpus) == 2
@@ -268,7 +275,7 @@ def test_each_metric_for_both_demo_gpus(serve) -> None:  # type: ignore[no-untyp
     }
 
 
-def test_null_values_have_no_sample_line(serve) -> None:  # type: ignore[no-untyped-def]
+def test_null_values_have_no_sample_line(serve: Serve) -> None:
     # The demo has no energy counter, fan, ECC count, reserved memory or slowdown temperature.
     out = serve(demo_gpus()).scrape()
     for name in (
@@ -287,7 +294,7 @@ def test_null_values_have_no_sample_line(serve) -> None:  # type: ignore[no-unty
     assert out.values("DCGM_FI_DEV_SM_CLOCK") == {"0": 1890, "1": 1890}
 
 
-def test_every_field_with_its_unit(serve) -> None:  # type: ignore[no-untyped-def]
+def test_every_field_with_its_unit(serve: Serve) -> None:
     out = serve([full_gpu(0)]).scrape()
     expected = {
         "DCGM_FI_DEV_GPU_UTIL": 57,
@@ -314,7 +321,7 @@ def test_every_field_with_its_unit(serve) -> None:  # type: ignore[no-untyped-de
         assert out.one(name, gpu="0") == value, name
 
 
-def test_counters_keep_dcgm_exporter_names(serve) -> None:  # type: ignore[no-untyped-def]
+def test_counters_keep_dcgm_exporter_names(serve: Serve) -> None:
     out = serve([full_gpu(0)]).scrape()
     for name in ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL"):
         assert out.types[name] == "counter"
@@ -323,7 +330,7 @@ def test_counters_keep_dcgm_exporter_names(serve) -> None:  # type: ignore[no-un
     assert out.types["gpulens_websocket_frames_dropped_total"] == "counter"
 
 
-def test_failed_gpu_has_no_readings(serve) -> None:  # type: ignore[no-untyped-def]
+def test_failed_gpu_has_no_readings(serve: Serve) -> None:
     broken = GpuInfo(
         id=1, name="NVIDIA H200", uuid="GPU-broken", pci_bus_id="00000000:00:07.0",
         memory_total=143771, power_limit=700.0, status="failed", error="GPU is lost",
@@ -339,7 +346,7 @@ def test_failed_gpu_has_no_readings(serve) -> None:  # type: ignore[no-untyped-d
     assert out.one("gpulens_provider_info", provider="nvml", state="degraded") == 1
 
 
-def test_unknown_identity_is_an_empty_label(serve) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_identity_is_an_empty_label(serve: Serve) -> None:
     anonymous = GpuInfo(id=0, name="NVIDIA H200", utilization=12)
     response = serve([anonymous]).client.get("/metrics")
     line = next(x for x in response.text.splitlines() if x.startswith("DCGM_FI_DEV_GPU_UTIL{"))
@@ -348,7 +355,7 @@ def test_unknown_identity_is_an_empty_label(serve) -> None:  # type: ignore[no-u
     assert parse(response.text).one("DCGM_FI_DEV_GPU_UTIL", gpu="0", device="nvidia0") == 12
 
 
-def test_hostname_defaults_to_this_host(serve) -> None:  # type: ignore[no-untyped-def]
+def test_hostname_defaults_to_this_host(serve: Serve) -> None:
     import socket
 
     out = serve([full_gpu(0)], metrics_hostname=None).scrape()
@@ -359,9 +366,9 @@ def test_hostname_defaults_to_this_host(serve) -> None:  # type: ignore[no-untyp
 # -- gpulens' own metrics --------------------------------------------------------
 
 
-def test_own_metrics(serve) -> None:  # type: ignore[no-untyped-def]
+def test_own_metrics(serve: Serve) -> None:
     running = serve(demo_gpus())
-    hub = running.client.app.state.hub  # type: ignore[attr-defined]
+    hub = running.app.state.hub
     hub.stats.frames_dropped = 7
     hub.stats.clients_closed_slow = 2
     out = running.scrape()
@@ -388,20 +395,20 @@ def test_websocket_clients_gauge() -> None:
     provider = CountingProvider(demo_gpus())
     app = create_app(
         settings(poll_interval_ms=250), selection=Selection(provider), system=StillSystem()
-    )  # type: ignore[arg-type]
+    )
     with TestClient(app) as client, client.websocket_connect("/ws/gpu") as ws:
         assert ws.receive_json()["type"] == "hello"
         assert parse(client.get("/metrics").text).one("gpulens_websocket_clients") == 1
 
 
-def test_no_process_details_in_labels(serve) -> None:  # type: ignore[no-untyped-def]
+def test_no_process_details_in_labels(serve: Serve) -> None:
     out = serve(demo_gpus()).scrape()
     for sample in out.samples:
         assert not {"pid", "command", "process", "user"} & set(sample.labels)
     assert "python3" not in out.text
 
 
-def test_a_scrape_never_reads_the_gpus(serve) -> None:  # type: ignore[no-untyped-def]
+def test_a_scrape_never_reads_the_gpus(serve: Serve) -> None:
     running = serve(demo_gpus())
     reads = running.provider.calls
     for _ in range(5):
@@ -409,14 +416,14 @@ def test_a_scrape_never_reads_the_gpus(serve) -> None:  # type: ignore[no-untype
     assert running.provider.calls == reads == 2
 
 
-def test_each_app_has_its_own_registry(serve) -> None:  # type: ignore[no-untyped-def]
+def test_each_app_has_its_own_registry(serve: Serve) -> None:
     first, second = serve([full_gpu(0)]), serve([full_gpu(0, utilization=9)])
     assert first.scrape().one("DCGM_FI_DEV_GPU_UTIL") == 57
     assert second.scrape().one("DCGM_FI_DEV_GPU_UTIL") == 9
     assert first.scrape().one("gpulens_sample_duration_seconds_count") == 2
 
 
-def test_disabled_is_404_even_with_the_dashboard(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_is_404_even_with_the_dashboard(serve: Serve, tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<!doctype html><title>gpulens</title>")
     running = serve(demo_gpus(), metrics_enabled=False, static_dir=tmp_path)
     response = running.client.get("/metrics")
@@ -424,14 +431,14 @@ def test_disabled_is_404_even_with_the_dashboard(serve, tmp_path: Path) -> None:
     assert "gpulens" not in response.text  # not the SPA fallback
 
 
-def test_metrics_go_through_the_host_check_and_headers(serve) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_go_through_the_host_check_and_headers(serve: Serve) -> None:
     running = serve(demo_gpus())
     ok = running.client.get("/metrics")
     assert ok.headers["x-content-type-options"] == "nosniff"
     assert running.client.get("/metrics", headers={"host": "evil.example"}).status_code == 403
 
 
-def test_served_with_the_dashboard_mounted(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_served_with_the_dashboard_mounted(serve: Serve, tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text("<!doctype html><title>gpulens</title>")
     out = serve(demo_gpus(), static_dir=tmp_path).scrape()  # not shadowed by the mount at /
     assert out.values("DCGM_FI_DEV_GPU_UTIL") == {"0": 0, "1": 48}
@@ -467,7 +474,7 @@ def family(line: str) -> str:
     return re.split(r"[{ ]", line, maxsplit=1)[0]
 
 
-def test_promtool_check_metrics(serve) -> None:  # type: ignore[no-untyped-def]
+def test_promtool_check_metrics(serve: Serve) -> None:
     broken = GpuInfo(id=2, name="NVIDIA H200", status="failed", error="lost")
     running = serve([*demo_gpus(), full_gpu(3), broken])
     text = running.client.get("/metrics").text

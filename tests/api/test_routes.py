@@ -39,8 +39,8 @@ def test_health_is_degraded_when_the_provider_fails() -> None:
     from tests.fakes import FakeProvider
 
     failing = FakeProvider(lambda n: ProviderError("GPU is lost"))
-    settings = Settings(allowed_hosts=[HOST])  # type: ignore[call-arg]
-    app = create_app(settings, selection=selection(failing), system=FakeSystem())  # type: ignore[arg-type]
+    settings = Settings(allowed_hosts=[HOST])
+    app = create_app(settings, selection=selection(failing), system=FakeSystem())
     with TestClient(app) as c:
         body = c.get("/api/health").json()
     assert body["status"] == "degraded"
@@ -53,8 +53,8 @@ def test_health_without_any_gpu_source_lists_the_reasons() -> None:
         "nvml": "NVML Shared Library Not Found",
         "nvidia-smi": "nvidia-smi: not found on PATH",
     }
-    settings = Settings(allowed_hosts=[HOST])  # type: ignore[call-arg]
-    app = create_app(settings, selection=selection(None, reasons), system=FakeSystem())  # type: ignore[arg-type]
+    settings = Settings(allowed_hosts=[HOST])
+    app = create_app(settings, selection=selection(None, reasons), system=FakeSystem())
     with TestClient(app) as c:
         body = c.get("/api/health").json()
     assert body["status"] == "degraded"

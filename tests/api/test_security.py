@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
 from tests.live import live, receive
 
@@ -17,7 +18,7 @@ from tests.live import live, receive
 def test_same_origin_and_listed_origins_are_accepted() -> None:
     with live(allowed_origins=["https://gpu.example.com"]) as address:
         for origin in (f"http://{address}", "https://gpu.example.com"):
-            with connect(f"ws://{address}/ws/gpu", origin=origin) as ws:  # type: ignore[arg-type]
+            with connect(f"ws://{address}/ws/gpu", origin=Origin(origin)) as ws:
                 assert receive(ws)["type"] == "hello"
 
 
@@ -25,13 +26,13 @@ def test_same_origin_and_listed_origins_are_accepted() -> None:
 def test_foreign_origin_is_refused_with_403(origin: str) -> None:
     with live() as address:
         with pytest.raises(InvalidStatus) as info:
-            connect(f"ws://{address}/ws/gpu", origin=origin)  # type: ignore[arg-type]
+            connect(f"ws://{address}/ws/gpu", origin=Origin(origin))
         assert info.value.response.status_code == 403
 
 
 def test_dev_mode_allows_the_vite_origin() -> None:
     with live(dev_mode=True) as address:
-        with connect(f"ws://{address}/ws/gpu", origin="http://localhost:3000") as ws:  # type: ignore[arg-type]
+        with connect(f"ws://{address}/ws/gpu", origin=Origin("http://localhost:3000")) as ws:
             assert receive(ws)["type"] == "hello"
 
 

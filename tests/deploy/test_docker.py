@@ -62,13 +62,14 @@ class YamlLoader(yaml.SafeLoader):
     """SafeLoader that also reads compose's !reset / !override tags."""
 
 
-YamlLoader.add_multi_constructor(
-    "!", lambda loader, suffix, node: {"tag": suffix, "node": node.value}
+yaml.add_multi_constructor(
+    "!", lambda loader, suffix, node: {"tag": suffix, "node": node.value}, Loader=YamlLoader
 )
 
 
 def compose(path: Path = COMPOSE) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=YamlLoader)  # type: ignore[no-any-return]
+    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=YamlLoader)
+    return loaded
 
 
 @pytest.mark.parametrize("path", [BACKEND, NGINX], ids=lambda p: p.name)

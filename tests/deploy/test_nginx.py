@@ -29,6 +29,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from gpulens.api.security import CSP as BACKEND_CSP
 
@@ -274,7 +275,7 @@ def test_tls_versions(stack: Stack) -> None:
 
 async def test_websocket_hello_then_telemetry(stack: Stack) -> None:
     async with connect(
-        f"wss://localhost:{stack.https}/ws/gpu", ssl=stack.tls, origin=stack.origin
+        f"wss://localhost:{stack.https}/ws/gpu", ssl=stack.tls, origin=Origin(stack.origin)
     ) as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), WAIT_S))
         assert first["type"] == "hello"
@@ -282,9 +283,9 @@ async def test_websocket_hello_then_telemetry(stack: Stack) -> None:
 
         async def next_telemetry() -> dict[str, object]:
             while True:
-                message = json.loads(await ws.recv())
+                message: dict[str, object] = json.loads(await ws.recv())
                 if message["type"] == "telemetry":
-                    return message  # type: ignore[no-any-return]
+                    return message
 
         telemetry = await asyncio.wait_for(next_telemetry(), WAIT_S)
         assert telemetry["source"] == "replay"
@@ -294,7 +295,9 @@ async def test_websocket_hello_then_telemetry(stack: Stack) -> None:
 async def test_websocket_foreign_origin_refused(stack: Stack) -> None:
     with pytest.raises(InvalidStatus) as refused:
         async with connect(
-            f"wss://localhost:{stack.https}/ws/gpu", ssl=stack.tls, origin="https://evil.example"
+            f"wss://localhost:{stack.https}/ws/gpu",
+            ssl=stack.tls,
+            origin=Origin("https://evil.example"),
         ):
             pass
     assert refused.value.response.status_code == 403

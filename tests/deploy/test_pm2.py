@@ -28,7 +28,8 @@ def load(home: str | None = None) -> dict[str, Any]:
         capture_output=True, text=True, env=env, check=False, timeout=30,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
 
 
 def test_one_forked_python_entry_point() -> None:

@@ -35,7 +35,7 @@ def test_every_setting_in_the_configuration_table() -> None:
     for name, field in Settings.model_fields.items():
         default, meaning = rows[name.upper()]
         assert meaning, name
-        value = field.default if field.default_factory is None else field.default_factory()
+        value = field.get_default(call_default_factory=True)
         if value in (None, []):
             assert default.startswith("*("), f"{name.upper()}: {default}"
         elif isinstance(value, bool):

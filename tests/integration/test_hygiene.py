@@ -91,8 +91,10 @@ def wait_closed(sockets: list[socket.socket], timeout: float) -> int:
     deadline = time.monotonic() + timeout
     while closed < len(sockets) and time.monotonic() < deadline:
         for key, _ in sel.select(timeout=1):
-            sel.unregister(key.fileobj)
-            closed += closed_by_peer(key.fileobj)  # type: ignore[arg-type]
+            peer = key.fileobj
+            assert isinstance(peer, socket.socket)
+            sel.unregister(peer)
+            closed += closed_by_peer(peer)
     sel.close()
     return closed
 
@@ -182,11 +184,11 @@ def test_a_slowloris_is_closed_at_the_deadline(tmp_path: Path) -> None:
         deadline = time.monotonic() + CLOSE_WAIT_S
         while open_ and time.monotonic() < deadline:
             for key, _ in sel.select(timeout=1):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                sel.unregister(sock)
-                open_.discard(sock)
-                closed_by_peer(sock)
+                peer = key.fileobj
+                assert isinstance(peer, socket.socket)
+                sel.unregister(peer)
+                open_.discard(peer)
+                closed_by_peer(peer)
             for sock in open_:  # one header byte a second, never the end of the head
                 with contextlib.suppress(OSError):  # closed: the select sees it next round
                     sock.sendall(b"a")

@@ -45,7 +45,7 @@ def test_frontend_schema_matches_the_backend() -> None:
 
 def test_every_server_message_type_is_in_the_schema() -> None:
     schema = protocol_json_schema()
-    types = set()
+    types: set[str] = set()
     for definition in schema["$defs"].values():
         kind = definition.get("properties", {}).get("type", {})
         types.update(kind.get("enum", []) or ([kind["const"]] if "const" in kind else []))
@@ -103,9 +103,9 @@ def test_every_message_as_sent_validates_against_the_schema_and_parses_back() ->
     settings = Settings(
         poll_interval_ms=250, heartbeat_interval_ms=500, ws_max_rate=50, ws_max_clients=1,
         ws_backlog=5,
-    )  # type: ignore[call-arg]  # fmt: skip
+    )  # fmt: skip
     go = threading.Event()
-    app = create_app(settings, selection=selection(eventful_provider(go)), system=FakeSystem())  # type: ignore[arg-type]
+    app = create_app(settings, selection=selection(eventful_provider(go)), system=FakeSystem())
     sent: dict[str, list[str]] = {}
     with serve_in_thread(app) as address:
         with connect(f"ws://{address}/ws/gpu", max_size=2**22) as ws:

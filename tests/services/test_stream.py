@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -14,10 +15,10 @@ from tests.fakes import gpu
 from tests.services.common import OK, config, payload, sample
 
 
-def make_stream(**kw: object) -> Stream:
-    defaults: dict[str, object] = {"backlog": 5}
+def make_stream(**kw: Any) -> Stream:
+    defaults: dict[str, Any] = {"backlog": 5}
     defaults.update(kw)
-    return Stream(config(), **defaults)  # type: ignore[arg-type]
+    return Stream(config(), **defaults)
 
 
 class Recorder:
@@ -29,7 +30,7 @@ class Recorder:
     def observe(self, update: Update) -> None:
         self.updates.append(update)
 
-    def of_type(self, kind: str) -> list[dict[str, object]]:
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [
             message
             for update in self.updates
@@ -106,7 +107,7 @@ def test_status_is_sent_when_the_provider_degrades_and_recovers() -> None:
     stream.publish(sample([gpu(0, util=3)], bad))
     stream.publish(sample([gpu(0, util=4)], bad))
     stream.publish(sample([gpu(0, util=5)]))
-    states = [m["status"]["state"] for m in recorder.of_type("status")]  # type: ignore[index, call-overload]
+    states = [m["status"]["state"] for m in recorder.of_type("status")]
     assert states == ["ok", "degraded", "ok"]
     assert len(recorder.of_type("telemetry")) == 4
 
@@ -130,7 +131,7 @@ def test_a_reason_that_keeps_changing_is_not_resent_every_sample() -> None:
         stream.publish(sample([gpu(0, util=second)], degraded))
     clock[0] = 30.0
     stream.publish(sample([gpu(0)], OK))  # recovered: said at once
-    reasons = [m["status"]["reason"] for m in recorder.of_type("status")]  # type: ignore[index, call-overload]
+    reasons = [m["status"]["reason"] for m in recorder.of_type("status")]
     assert reasons == ["error at 0", "error at 10", "error at 20", None]
     assert stream.status == OK
 

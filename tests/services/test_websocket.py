@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,7 +33,7 @@ class FakeConn:
     """A WebSocket double: records what was sent; can block sends or feed inbound text."""
 
     def __init__(self, block_sends: bool = False) -> None:
-        self.sent: list[dict[str, object]] = []
+        self.sent: list[dict[str, Any]] = []
         self.inbound: asyncio.Queue[str | bytes | None] = asyncio.Queue()
         self.closed_with: tuple[int, str | None] | None = None
         self.block = asyncio.Event()
@@ -54,15 +56,15 @@ class FakeConn:
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.closed_with = (code, reason)
 
-    def of_type(self, kind: str) -> list[dict[str, object]]:
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.sent if m["type"] == kind]
 
 
-async def until(predicate: object, limit: float = 5.0) -> None:
+async def until(predicate: Callable[[], object], limit: float = 5.0) -> None:
     """Wait (bounded) for a condition; the bound only stops a broken test from hanging."""
     loop = asyncio.get_running_loop()
     end = loop.time() + limit
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if loop.time() > end:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.01)
@@ -71,10 +73,10 @@ async def until(predicate: object, limit: float = 5.0) -> None:
 class Pipeline:
     """A stream stage feeding one hub, as ``create_app`` wires them."""
 
-    def __init__(self, backlog: int = 5, **kw: object) -> None:
-        defaults: dict[str, object] = {"max_rate": 1000.0, "send_timeout": 0.5}
+    def __init__(self, backlog: int = 5, **kw: Any) -> None:
+        defaults: dict[str, Any] = {"max_rate": 1000.0, "send_timeout": 0.5}
         defaults.update(kw)
-        self.hub = Hub(**defaults)  # type: ignore[arg-type]
+        self.hub = Hub(**defaults)
         self.stream = Stream(config(), [self.hub], backlog=backlog, clock=self.hub.clock)
 
     def publish(self, gpus: list[GpuInfo], status: ProviderStatus = OK) -> bool:
@@ -110,9 +112,9 @@ async def test_hello_carries_config_status_and_backlog() -> None:
     await until(lambda: conn.sent)
     hello = conn.sent[0]
     assert hello["type"] == "hello"
-    assert [f["seq"] for f in hello["backfill"]] == [2, 3, 4]  # type: ignore[index, union-attr]
-    assert hello["config"]["pollIntervalMs"] == 250  # type: ignore[index, call-overload]
-    assert hello["status"]["state"] == "ok"  # type: ignore[index, call-overload]
+    assert [f["seq"] for f in hello["backfill"]] == [2, 3, 4]
+    assert hello["config"]["pollIntervalMs"] == 250
+    assert hello["status"]["state"] == "ok"
     task.cancel()
 
 
@@ -125,7 +127,7 @@ async def test_a_client_gets_no_frame_twice_and_misses_none_after_its_backfill()
     for seq in range(1, 4):
         line.publish([gpu(0, util=seq)])
     await until(lambda: len(conn.of_type("telemetry")) == 3)
-    backfill = [f["seq"] for f in conn.sent[0]["backfill"]]  # type: ignore[union-attr]
+    backfill = [f["seq"] for f in conn.sent[0]["backfill"]]
     assert backfill + [m["seq"] for m in conn.of_type("telemetry")] == [0, 1, 2, 3]
     task.cancel()
 
@@ -158,7 +160,7 @@ async def test_status_reaches_the_clients_when_the_provider_degrades_and_recover
     line.publish([gpu(0, util=4)], bad)
     line.publish([gpu(0, util=5)], OK)
     await until(lambda: len(conn.of_type("telemetry")) == 4)
-    states = [m["status"]["state"] for m in conn.of_type("status")]  # type: ignore[index, call-overload]
+    states = [m["status"]["state"] for m in conn.of_type("status")]
     assert states == ["ok", "degraded", "ok"]
     task.cancel()
 
@@ -293,7 +295,7 @@ async def test_backlog_is_bounded(backlog: int) -> None:
     conn = FakeConn()
     task = line.serve(conn)
     await until(lambda: conn.sent)
-    assert len(conn.sent[0]["backfill"]) == backlog  # type: ignore[arg-type]
+    assert len(conn.sent[0]["backfill"]) == backlog
     task.cancel()
 
 

@@ -38,7 +38,7 @@ def _registry(tried: list[str], failures: dict[str, Exception]) -> dict[str, Fac
 
 @pytest.fixture
 def settings(clean_env: Path) -> Settings:
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    return Settings(_env_file=None)
 
 
 def test_auto_order_is_nvml_then_nvidia_smi_then_nvtop() -> None:

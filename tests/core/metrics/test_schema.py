@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -19,7 +20,7 @@ PROCESS_KEYS = {"pid", "name", "usedMemoryMiB", "user"}
 SYSTEM_KEYS = {"cpuUsage", "memoryUsage", "loadAverage", "uptime", "diskUtilization"}
 
 
-def _payload(**gpu: object) -> Telemetry:
+def _payload(**gpu: Any) -> Telemetry:
     return Telemetry(
         seq=42,
         timestamp=datetime(2026, 11, 26, 4, 1, 32, 480000, tzinfo=UTC),
@@ -42,7 +43,7 @@ def _payload(**gpu: object) -> Telemetry:
                 encoder_utilization=0,
                 decoder_utilization=0,
                 processes=[ProcessInfo(pid=483, name="python3", used_memory_mib=9194, user="a")],
-                **gpu,  # type: ignore[arg-type]
+                **gpu,
             )
         ],
         system=SystemInfo(
@@ -55,23 +56,24 @@ def _payload(**gpu: object) -> Telemetry:
     )
 
 
-def _wire(payload: Telemetry) -> dict[str, object]:
-    return json.loads(payload.model_dump_json(by_alias=True))  # type: ignore[no-any-return]
+def _wire(payload: Telemetry) -> dict[str, Any]:
+    wire: dict[str, Any] = json.loads(payload.model_dump_json(by_alias=True))
+    return wire
 
 
 def test_wire_names_are_the_specified_camel_case_keys() -> None:
     wire = _wire(_payload())
-    gpu = wire["gpus"][0]  # type: ignore[index]
+    gpu = wire["gpus"][0]
     assert set(gpu) >= GPU_KEYS, GPU_KEYS - set(gpu)
     assert set(gpu["processes"][0]) >= PROCESS_KEYS
-    assert set(wire["system"]) >= SYSTEM_KEYS  # type: ignore[arg-type]
+    assert set(wire["system"]) >= SYSTEM_KEYS
     assert {"type", "seq", "timestamp", "source", "gpus", "system"} <= set(wire)
     # Every key on the wire is camelCase: no snake_case leaks.
     for obj in (wire, gpu, gpu["processes"][0], wire["system"]):
-        assert not [k for k in obj if "_" in k]  # type: ignore[union-attr]
+        assert not [k for k in obj if "_" in k]
     assert gpu["memoryUsed"] == 11905
     assert gpu["processes"][0]["usedMemoryMiB"] == 9194
-    assert wire["system"]["loadAverage"] == [1.2, 0.9, 0.7]  # type: ignore[index]
+    assert wire["system"]["loadAverage"] == [1.2, 0.9, 0.7]
 
 
 def test_models_accept_their_wire_names() -> None:
@@ -113,7 +115,7 @@ def test_missing_values_stay_null_never_zero_or_string() -> None:
         "smUtilization": None,
     }
     full = _wire(_payload())
-    assert full["gpus"][0]["fanSpeed"] is None  # type: ignore[index]
+    assert full["gpus"][0]["fanSpeed"] is None
 
 
 @pytest.mark.parametrize(
