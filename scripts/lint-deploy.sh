@@ -45,10 +45,23 @@ if have nginx nginx && have openssl openssl; then
     cat "$work/nginx.log" >&2; bad "nginx -t deploy/nginx/gpulens.conf"
   fi
   # The render must refuse values that would inject nginx syntax.
-  if GPULENS_SERVER_NAME='x; return 200' sh deploy/nginx/render.sh >/dev/null 2>&1; then
+  if GPULENS_STATIC=/srv/dashboard GPULENS_SERVER_NAME='x; return 200' \
+       sh deploy/nginx/render.sh >/dev/null 2>"$work/render.log"; then
     bad "render.sh accepted a value with ';'"
-  else
+  elif grep -q "GPULENS_SERVER_NAME.*nginx would read as syntax" "$work/render.log"; then
     ok "render.sh refuses nginx syntax in values"
+  else
+    cat "$work/render.log" >&2; bad "render.sh failed for another reason than the ';'"
+  fi
+  # With no GPULENS_STATIC and no gpulens in /opt/gpulens, it says what to set.
+  if [ ! -e /opt/gpulens/bin/gpulens ]; then
+    if sh deploy/nginx/render.sh >/dev/null 2>"$work/render.log"; then
+      bad "render.sh rendered without a dashboard directory"
+    elif grep -q "set GPULENS_STATIC" "$work/render.log"; then
+      ok "render.sh asks for GPULENS_STATIC when it cannot find the dashboard"
+    else
+      cat "$work/render.log" >&2; bad "render.sh without GPULENS_STATIC"
+    fi
   fi
 else
   skip "nginx -t" "nginx or openssl missing and could not be installed"
@@ -57,8 +70,8 @@ fi
 # --- systemd-analyze verify --------------------------------------------------
 if have systemd-analyze systemd-analyze; then
   # verify refuses a unit whose ExecStart binary is missing: check a copy that
-  # runs this checkout's venv instead of /opt/gpulens's (the only difference).
-  sed "s|/opt/gpulens/.venv/bin/gpulens|$PWD/.venv/bin/gpulens|" \
+  # runs this checkout's venv instead of the one in /opt/gpulens (the only difference).
+  sed "s|/opt/gpulens/bin/gpulens|$PWD/.venv/bin/gpulens|" \
     deploy/systemd/gpulens.service >"$work/gpulens.service"
   if systemd-analyze verify --man=no "$work/gpulens.service" 2>"$work/systemd.log" \
      && ! grep -q 'gpulens.service' "$work/systemd.log"; then
@@ -94,7 +107,7 @@ if command -v node >/dev/null 2>&1; then
     assert.equal(g.instances, 1);
     assert.equal(g.interpreter, "none");
     assert.equal(g.args, "serve");
-    assert.match(g.script, /\/\.venv\/bin\/gpulens$/);
+    assert.match(g.script, /\/bin\/gpulens$/);
     assert.equal(g.autorestart, true);
     assert.ok(g.max_restarts > 0);
     assert.ok(g.exp_backoff_restart_delay > 0 || g.restart_delay > 0);

@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# gpulens: the Python service with the built dashboard inside, one image.
+# gpulens: the Python service with the built dashboard inside, one image,
+# installed from the wheel the way `pip install gpulens` installs it.
 #
 # The backend serves the page, /api and /ws/gpu from one origin, exactly as
 # `make start` does, so the WebSocket Origin check needs no configuration and
@@ -29,32 +30,44 @@ RUN npm ci --no-audit --no-fund --loglevel=error
 COPY frontend/ ./
 RUN npm run build
 
-# --- the virtual environment: pip install -r requirements.lock, then the app --
-FROM ${PYTHON_IMAGE} AS builder
+# --- the wheel, with that dashboard inside: as `make dist` -------------------
+# hatch_build.py takes the dashboard built above (GPULENS_PREBUILT_DASHBOARD=1)
+# instead of running npm, so this stage needs no Node.
+FROM ${PYTHON_IMAGE} AS wheel
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-RUN python -m venv /opt/gpulens/.venv
-COPY requirements.lock ./
-RUN /opt/gpulens/.venv/bin/pip install --no-cache-dir -r requirements.lock
-COPY pyproject.toml README.md ./
+RUN pip install --no-cache-dir build==1.6.1
+COPY pyproject.toml README.md LICENSE hatch_build.py ./
 COPY src/ ./src/
-RUN /opt/gpulens/.venv/bin/pip install --no-cache-dir --no-deps .
+COPY --from=spa /src/frontend/dist ./frontend/dist/
+RUN GPULENS_PREBUILT_DASHBOARD=1 python -m build --wheel --outdir /dist .
 
-# --- runtime: the venv and the built dashboard, nothing else ------------------
+# --- the virtual environment: the locked dependencies, then the wheel ---------
+# Exactly what a user does on a host: pip install -r requirements.lock, then
+# the wheel (the dashboard is inside the package, gpulens/static).
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/gpulens/.venv
+COPY requirements.lock /tmp/requirements.lock
+RUN /opt/gpulens/.venv/bin/pip install --no-cache-dir -r /tmp/requirements.lock
+COPY --from=wheel /dist/ /tmp/dist/
+RUN /opt/gpulens/.venv/bin/pip install --no-cache-dir --no-deps /tmp/dist/gpulens-*.whl
+
+# --- runtime: the virtual environment, nothing else --------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 gpulens \
     && useradd --system --uid 10001 --gid gpulens --no-create-home \
        --home-dir /opt/gpulens --shell /usr/sbin/nologin gpulens
 COPY --from=builder /opt/gpulens/.venv /opt/gpulens/.venv
-COPY --from=spa /src/frontend/dist /opt/gpulens/static
 ENV PATH=/opt/gpulens/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=5000 \
-    STATIC_DIR=/opt/gpulens/static \
     NVIDIA_DRIVER_CAPABILITIES=utility
 WORKDIR /opt/gpulens
 USER 10001:10001

@@ -12,7 +12,8 @@
 # GPULENS_HTTPS_LISTEN     443                                               listen of the TLS server ([addr:]port)
 # GPULENS_REDIRECT_PORT    (empty)                                           ":8443" when HTTPS is not on 443
 # GPULENS_UPSTREAM         127.0.0.1:5000                                    where `gpulens serve` listens
-# GPULENS_STATIC           /opt/gpulens/frontend/dist                        the built dashboard (npm run build)
+# GPULENS_STATIC           `/opt/gpulens/bin/gpulens static-dir`             the built dashboard: inside the installed
+#                                                                            wheel, or a checkout's frontend/dist
 # GPULENS_CERT             /etc/letsencrypt/live/<first server name>/fullchain.pem  (certbot's layout)
 # GPULENS_KEY              /etc/letsencrypt/live/<first server name>/privkey.pem
 # GPULENS_DHPARAM          /etc/nginx/ffdhe2048.pem                          a copy of deploy/nginx/ffdhe2048.pem
@@ -29,7 +30,14 @@ template=${1:-$here/gpulens.conf}
 : "${GPULENS_HTTPS_LISTEN:=443}"
 : "${GPULENS_REDIRECT_PORT:=}"
 : "${GPULENS_UPSTREAM:=127.0.0.1:5000}"
-: "${GPULENS_STATIC:=/opt/gpulens/frontend/dist}"
+# The dashboard the installed gpulens serves (the copy inside its package).
+if [ -z "${GPULENS_STATIC:-}" ] && [ -x /opt/gpulens/bin/gpulens ]; then
+  GPULENS_STATIC=$(/opt/gpulens/bin/gpulens static-dir) || GPULENS_STATIC=
+fi
+if [ -z "${GPULENS_STATIC:-}" ]; then
+  echo "render.sh: set GPULENS_STATIC to the built dashboard (\`gpulens static-dir\` prints it)" >&2
+  exit 2
+fi
 first_name=${GPULENS_SERVER_NAME%% *}
 : "${GPULENS_CERT:=/etc/letsencrypt/live/$first_name/fullchain.pem}"
 : "${GPULENS_KEY:=/etc/letsencrypt/live/$first_name/privkey.pem}"

@@ -5,7 +5,10 @@
 //   pm2 start deploy/pm2/ecosystem.config.js --env demo # recorded demo data
 //   pm2 save && pm2 startup                             # start at boot
 //
-// GPULENS_HOME (default /opt/gpulens) is the checkout, built with `make venv build`.
+// GPULENS_HOME (default /opt/gpulens) is the virtual environment gpulens is
+// installed in (`python3 -m venv /opt/gpulens && /opt/gpulens/bin/pip install
+// gpulens`, as for systemd); for a checkout built with `make venv build`, it is
+// <checkout>/.venv.
 // One process in fork mode, always: the single sampler feeds every client, so a
 // second instance would only poll the GPUs twice, and cluster mode is for
 // Node.js scripts (gpulens is a Python program: interpreter "none").
@@ -20,7 +23,7 @@ module.exports = {
     {
       name: 'gpulens',
       cwd: home,
-      script: path.join(home, '.venv', 'bin', 'gpulens'),
+      script: path.join(home, 'bin', 'gpulens'),
       args: 'serve',
       interpreter: 'none',
       exec_mode: 'fork',

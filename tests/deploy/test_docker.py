@@ -9,6 +9,10 @@ README promises (non-root, health check, GPU runtime, host PID namespace).
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +88,13 @@ def test_base_images_pinned_to_exact_tags(path: Path) -> None:
 
 
 def test_backend_runs_the_tested_commands() -> None:
+    """The image is `make dist`'s wheel installed as a user installs it."""
     text = runs(BACKEND)
     assert "npm ci" in text
     assert "npm run build" in text
-    assert "pip install --no-cache-dir -r requirements.lock" in text
+    assert "GPULENS_PREBUILT_DASHBOARD=1 python -m build --wheel --outdir /dist ." in text
+    assert "pip install --no-cache-dir -r /tmp/requirements.lock" in text
+    assert "pip install --no-cache-dir --no-deps /tmp/dist/gpulens-*.whl" in text
     cmd = [args for op, args in instructions(BACKEND) if op == "CMD"]
     assert cmd == ['["gpulens", "serve"]']
 
@@ -95,20 +102,66 @@ def test_backend_runs_the_tested_commands() -> None:
 def test_backend_final_stage_is_small_and_unprivileged() -> None:
     final = stages(BACKEND)[-1]
     copies = [args for op, args in final if op == "COPY"]
-    assert copies == [
-        "--from=builder /opt/gpulens/.venv /opt/gpulens/.venv",
-        "--from=spa /src/frontend/dist /opt/gpulens/static",
-    ]
+    # The environment only: the dashboard is inside the installed package.
+    assert copies == ["--from=builder /opt/gpulens/.venv /opt/gpulens/.venv"]
     users = [args for op, args in final if op == "USER"]
     assert users and users[-1].split(":")[0] not in ("0", "root")
     env = " ".join(args for op, args in final if op == "ENV")
     assert "HOST=0.0.0.0" in env
-    assert "STATIC_DIR=/opt/gpulens/static" in env
+    assert "STATIC_DIR" not in env
     assert ("EXPOSE", "5000") in final
     health = [args for op, args in final if op == "HEALTHCHECK"]
     assert len(health) == 1
     assert "/api/health" in health[0]
     assert "urllib.request" in health[0]
+
+
+def test_backend_wheel_stage_builds_the_wheel_with_the_dashboard(tmp_path: Path) -> None:
+    """The image's wheel stage, without Docker: its COPY sources laid out as it copies
+    them (the Node stage's output stood in for by a page), then its RUN lines, with no
+    Node on PATH. The wheel must carry that page as gpulens/static."""
+    (stage,) = [s for s in stages(BACKEND) if s[0][1].endswith(" AS wheel")]
+    context = tmp_path / "src"
+    context.mkdir()
+    runs_here: list[str] = []
+    for op, args in stage:
+        if op == "COPY" and args.startswith("--from=spa "):
+            dist = context / args.split()[-1]
+            (dist / "assets").mkdir(parents=True)
+            (dist / "index.html").write_text('<div id="root"></div>')
+            (dist / "assets" / "index-abc.js").write_text("export {}")
+        elif op == "COPY":
+            *sources, dest = args.split()
+            assert dest in ("./", "./src/"), dest
+            for source in sources:
+                target = context / dest / Path(source).name if dest == "./" else context / "src"
+                if (ROOT / source).is_dir():
+                    skip = shutil.ignore_patterns("__pycache__")
+                    shutil.copytree(ROOT / source, target, ignore=skip)
+                else:
+                    shutil.copy(ROOT / source, target)
+        elif op == "RUN" and "python -m build" in args:
+            runs_here.append(args.replace("/dist", str(tmp_path / "out")))
+    (command,) = runs_here
+    python_dir = str(Path(sys.executable).parent)
+    env = {"PATH": python_dir, "HOME": str(tmp_path)}
+    assert shutil.which("node", path=python_dir) is None
+    # The stage's `python` is the image's, with `build` installed: here, this venv's.
+    command = command.replace("python -m build", f"{sys.executable} -m build", 1)
+    result = subprocess.run(
+        ["/bin/sh", "-c", command],
+        cwd=context,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (wheel,) = (tmp_path / "out").glob("gpulens-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read("gpulens/static/index.html") == b'<div id="root"></div>'
+        assert "gpulens/static/assets/index-abc.js" in zf.namelist()
+        assert "gpulens/cli.py" in zf.namelist()
 
 
 def test_nginx_image_uses_the_shipped_config() -> None:

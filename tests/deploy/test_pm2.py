@@ -38,7 +38,7 @@ def test_one_forked_python_entry_point() -> None:
     assert app["exec_mode"] == "fork"
     assert app["instances"] == 1
     assert app["interpreter"] == "none"
-    assert app["script"] == "/opt/gpulens/.venv/bin/gpulens"
+    assert app["script"] == "/opt/gpulens/bin/gpulens"
     assert app["args"] == "serve"
     assert app["cwd"] == "/opt/gpulens"
 
@@ -64,10 +64,11 @@ def test_environment_uses_the_real_variable_names() -> None:
     assert app["env_demo"]["TELEMETRY_PROVIDER"] == "replay"
 
 
-def test_gpulens_home_points_at_a_checkout() -> None:
-    (app,) = load(str(ROOT))["apps"]
-    assert app["cwd"] == str(ROOT)
+def test_gpulens_home_points_at_a_checkouts_venv() -> None:
+    venv = ROOT / ".venv"
+    (app,) = load(str(venv))["apps"]
+    assert app["cwd"] == str(venv)
     script = Path(app["script"])
-    assert script == ROOT / ".venv" / "bin" / "gpulens"
+    assert script == venv / "bin" / "gpulens"
     if script.exists():  # the venv `make venv` builds
         assert os.access(script, os.X_OK)

@@ -16,7 +16,7 @@ from gpulens.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "systemd" / "gpulens.service"
 ENV_EXAMPLE = ROOT / "deploy" / "systemd" / "gpulens.env.example"
-SHIPPED_EXEC = "/opt/gpulens/.venv/bin/gpulens"
+SHIPPED_EXEC = "/opt/gpulens/bin/gpulens"  # the wheel in a venv at /opt/gpulens
 
 
 def settings(text: str) -> dict[str, list[str]]:

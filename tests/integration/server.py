@@ -18,23 +18,22 @@ GPULENS = Path(sys.executable).with_name("gpulens")
 
 
 @contextmanager
-def gpulens_serve(
-    log: Path,
-    *,
-    executable: Path = GPULENS,
-    base_env: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
-    **env: str,
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Yields (``127.0.0.1:<port>``, process); stops the process afterwards.
+def gpulens_serve(log: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """This venv's ``gpulens serve`` with this process's environment plus ``env``
+    (STATIC_DIR only if given). Yields (``127.0.0.1:<port>``, process)."""
+    inherited = {k: v for k, v in os.environ.items() if k != "STATIC_DIR"}
+    with serve_process(log, GPULENS, {**inherited, **env}) as running:
+        yield running
 
-    ``executable`` is this venv's ``gpulens`` unless given; the process gets
-    ``base_env`` (this process's environment by default) plus ``env``.
-    """
+
+@contextmanager
+def serve_process(
+    log: Path, executable: Path, env: Mapping[str, str], cwd: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``executable serve`` with exactly ``env`` (plus HOST and PORT) in ``cwd``, until it
+    answers /api/health. Yields (``127.0.0.1:<port>``, process); stops it afterwards."""
     port = free_port()
-    inherited = os.environ if base_env is None else base_env
-    full_env = {**inherited, "PORT": str(port), "HOST": "127.0.0.1", **env}
-    full_env.pop("STATIC_DIR", None) if "STATIC_DIR" not in env else None
+    full_env = {**env, "PORT": str(port), "HOST": "127.0.0.1"}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(executable), "serve"], env=full_env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT

@@ -26,7 +26,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from gpulens import __version__
-from tests.integration.server import gpulens_serve
+from tests.integration.server import serve_process
 from tests.live import receive
 
 pytestmark = pytest.mark.wheel
@@ -172,14 +172,11 @@ def test_installed_wheel_serves_the_dashboard_and_streams(installed: Path, tmp_p
     """`gpulens serve` from the wheel, run away from the checkout (its cwd has no
     frontend/), finds the dashboard inside the package."""
     env = user_env(installed, tmp_path)
-    with gpulens_serve(
-        tmp_path / "serve.log",
-        executable=installed / "gpulens",
-        base_env=env,
-        cwd=tmp_path,
-        TELEMETRY_PROVIDER="replay",
-        POLL_INTERVAL_MS="250",
-    ) as (address, _proc):
+    env |= {"TELEMETRY_PROVIDER": "replay", "POLL_INTERVAL_MS": "250"}
+    with serve_process(tmp_path / "serve.log", installed / "gpulens", env, cwd=tmp_path) as (
+        address,
+        _proc,
+    ):
         page = httpx.get(f"http://{address}/", timeout=5)
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
