@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from gpulens.api import static
 from gpulens.cli import main
 from gpulens.core.metrics.providers.replay import ReplayProvider
 from tests.fakes import FakeClock
@@ -181,3 +182,45 @@ def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "Real-time dashboard for NVIDIA GPU workstations" in text
     assert "``" not in text
+
+
+def test_static_dir_prints_the_configured_dashboard(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<div id=root></div>")
+    monkeypatch.setenv("STATIC_DIR", str(site))
+    assert _run(capsys, "static-dir") == (0, f"{site}\n", "")
+
+
+def test_static_dir_finds_the_copy_inside_the_package_first(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("packaged", "checkout"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.html").write_text(name)
+        monkeypatch.setattr(static, name.upper(), tmp_path / name)
+    assert _run(capsys, "static-dir") == (0, f"{tmp_path / 'packaged'}\n", "")
+    (tmp_path / "packaged" / "index.html").unlink()
+    assert _run(capsys, "static-dir") == (0, f"{tmp_path / 'checkout'}\n", "")
+
+
+def test_static_dir_without_a_built_dashboard_says_so(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(static, "PACKAGED", tmp_path / "none")
+    monkeypatch.setattr(static, "CHECKOUT", tmp_path / "none")
+    code, out, err = _run(capsys, "static-dir")
+    assert (code, out) == (1, "")
+    assert err == "gpulens: no built dashboard (index.html) in this installation\n"
+
+
+def test_static_dir_refuses_a_static_dir_without_index_html(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STATIC_DIR", str(tmp_path))
+    code, out, err = _run(capsys, "static-dir")
+    assert (code, out) == (2, "")
+    assert "STATIC_DIR" in err
+    assert "has no index.html" in err

@@ -1,4 +1,4 @@
-"""The ``gpulens`` command: serve, snapshot, record, schema."""
+"""The ``gpulens`` command: serve, snapshot, record, schema, static-dir."""
 
 from __future__ import annotations
 
@@ -42,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the telemetry payload's JSON Schema")
     schema.add_argument(
         "--all", action="store_true", help="every /ws/gpu message type, not only telemetry"
+    )
+    sub.add_parser(
+        "static-dir",
+        help="print the directory the dashboard is served from (for nginx's root)",
+        description="Print the directory `gpulens serve` serves the dashboard from: STATIC_DIR, "
+        "else the copy inside the installed package, else a checkout's frontend/dist.",
     )
     return parser
 
@@ -147,6 +153,18 @@ def cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_static_dir(args: argparse.Namespace) -> int:
+    from gpulens.api.static import find_static_dir
+
+    settings = _settings(args)
+    static = find_static_dir(settings.static_dir)
+    if static is None:  # a STATIC_DIR without index.html was refused by the settings already
+        print("gpulens: no built dashboard (index.html) in this installation", file=sys.stderr)
+        return 1
+    print(static)
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from gpulens.api.server import run
 
@@ -164,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_record(args)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "static-dir":
+            return cmd_static_dir(args)
     except ConfigError as exc:
         print(exc.code, file=sys.stderr)
         return 2

@@ -32,13 +32,15 @@ class SpaFiles(StaticFiles):
         return response
 
 
+# The dashboard inside an installed wheel (hatch_build.py puts frontend/dist there).
+PACKAGED = Path(__file__).resolve().parent.parent / "static"
+# The checkout this module runs from (an editable install, `make start`).
+CHECKOUT = Path(__file__).resolve().parents[3] / "frontend" / "dist"
+
+
 def find_static_dir(configured: Path | None) -> Path | None:
-    """STATIC_DIR, else the package's bundled copy, else ./frontend/dist."""
+    """STATIC_DIR, else the copy inside the package, else the checkout's or ./frontend/dist."""
     if configured is not None:
         return configured if (configured / "index.html").is_file() else None
-    candidates = [
-        Path(__file__).resolve().parent.parent / "static",
-        Path(__file__).resolve().parents[3] / "frontend" / "dist",
-        Path.cwd() / "frontend" / "dist",
-    ]
+    candidates = [PACKAGED, CHECKOUT, Path.cwd() / "frontend" / "dist"]
     return next((c for c in candidates if (c / "index.html").is_file()), None)
