@@ -29,7 +29,7 @@ async function liveSignature(page: Page): Promise<{ numbers: string; paths: stri
     return {
       numbers: all.map((c) => c.querySelector('[role="group"]')?.textContent ?? '').join('|') +
         (document.querySelector('[data-testid="status-sentence"]')?.textContent ?? ''),
-      paths: all.map((c) => [...c.querySelectorAll('path.recharts-area-curve')].map((p) => p.getAttribute('d')).join()).join('|'),
+      paths: all.map((c) => [...c.querySelectorAll('[role="img"] svg path')].map((p) => p.getAttribute('d')).join()).join('|'),
     };
   });
 }
@@ -48,9 +48,17 @@ test('desktop: both demo GPUs stream live, with changing numbers and sparklines,
   await expect(cards(page).first()).toContainText('H100 80GB HBM3');
   await expect(page.getByRole('region', { name: 'Host system' })).toBeVisible();
 
-  // Sparklines are drawn and have a screen-reader summary.
-  await expect(cards(page).first().locator('path.recharts-area-curve')).toHaveCount(2);
-  await expect(cards(page).first().getByRole('img', { name: /^Utilization over the last \d+ s/ })).toBeVisible();
+  // Both sparklines have a screen-reader summary and a line drawn across their whole width.
+  for (const name of [/^Utilization over the last \d+ s/, /^Memory used over the last \d+ s/]) {
+    const chart = cards(page).first().getByRole('img', { name });
+    await expect(chart).toBeVisible();
+    const line = chart.locator('path.spark-line');
+    await expect(line).toBeVisible();
+    const [box, drawn] = [await chart.boundingBox(), await line.boundingBox()];
+    expect(drawn!.width).toBeGreaterThan(box!.width * 0.9);
+    expect(drawn!.x).toBeGreaterThanOrEqual(box!.x);
+    expect(drawn!.x + drawn!.width).toBeLessThanOrEqual(box!.x + box!.width + 0.5);
+  }
 
   // Numbers and charts move on their own (4 samples a second, max 5 renders a second).
   const before = await liveSignature(page);

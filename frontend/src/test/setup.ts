@@ -4,7 +4,7 @@ import { afterEach } from 'vitest';
 
 afterEach(() => cleanup());
 
-// jsdom has no layout: give Recharts' responsive charts a size and a ResizeObserver.
+// jsdom has no ResizeObserver (Recharts' responsive charts, for the history view, need one).
 class ResizeObserverStub {
   observe() {}
   unobserve() {}
