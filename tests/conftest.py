@@ -146,3 +146,14 @@ def client() -> Iterator[TestClient]:
     """The app on two steady fake GPUs behind a running ``TestClient`` (``make_client()``)."""
     with make_client() as c:
         yield c
+
+
+@pytest.fixture(autouse=True)
+def _history_in_tmp(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Every app a test builds (and every ``gpulens serve`` it starts) keeps its history
+    under a temporary state directory, never the user's ~/.local/state."""
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.delenv("HISTORY_PATH", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

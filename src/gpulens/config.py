@@ -123,6 +123,19 @@ class Settings(BaseSettings):
     metrics_hostname: str | None = Field(
         None, description="Value of the Hostname label on /metrics (default: this host's name)."
     )
+    history: bool = Field(
+        True, description="Keep every sample's history on disk for /api/history: on or off."
+    )
+    history_path: Path | None = Field(
+        None,
+        description="The history file (SQLite). Default: $STATE_DIRECTORY/history.db under "
+        "systemd, else $XDG_STATE_HOME/gpulens/history.db (~/.local/state/gpulens); with "
+        "replay, a throw-away file.",
+    )
+    history_max_mb: int = Field(
+        1024, ge=16, le=1_048_576,
+        description="Size cap of the history file, 16-1048576 MB (the oldest detail goes first).",
+    )  # fmt: skip
 
     @field_validator("allowed_origins", "allowed_hosts", mode="before")
     @classmethod
@@ -184,6 +197,13 @@ class Settings(BaseSettings):
             raise ValueError(f"'{value}' has no index.html (build the dashboard first)")
         return value
 
+    @field_validator("history_path")
+    @classmethod
+    def _history_path(cls, value: Path | None) -> Path | None:
+        if value is not None and value.is_dir():
+            raise ValueError(f"'{value}' is a directory; give the file, e.g. {value}/history.db")
+        return value
+
     @field_validator("disk_path")
     @classmethod
     def _disk_path(cls, value: str) -> str:
@@ -203,6 +223,17 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    def history_file(self) -> Path:
+        """HISTORY_PATH, else the state directory systemd gives (StateDirectory=), else
+        the user's XDG state directory."""
+        if self.history_path is not None:
+            return self.history_path
+        state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+        if state:
+            return Path(state) / "history.db"
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(xdg) / "gpulens" / "history.db"
 
     @property
     def poll_interval(self) -> float:

@@ -23,8 +23,10 @@ def test_health_reports_provider_clients_and_age(client: TestClient) -> None:
     assert body["lastSampleAgeS"] is not None and body["lastSampleAgeS"] >= 0
     assert set(body) == {
         "status", "provider", "reason", "unavailable", "lastSampleAgeS", "clients", "uptimeS",
-        "version",
+        "version", "history",
     }  # fmt: skip
+    assert body["history"]["state"] in ("starting", "ok")
+    assert "path" not in body["history"]  # the file's path is in the log, not on the wire
 
 
 def test_head_health_answers_like_get(client: TestClient) -> None:

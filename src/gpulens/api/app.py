@@ -1,6 +1,6 @@
 """The FastAPI application factory: where the pipeline is put together.
 
-    Sampler ──Sample──> Stream ──Update──> observers: Hub (clients), /metrics …
+    Sampler ──Sample──> Stream ──Update──> observers: Hub (clients), /metrics, history
 
 The sampler reads; the stream numbers, de-duplicates, keeps the backfill
 ring and announces changes; each observer listed in ``create_app`` gets every
@@ -13,11 +13,14 @@ import asyncio
 import contextlib
 import logging
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from fastapi import FastAPI
 
 from gpulens import __version__
+from gpulens.api.history import router as history_router
 from gpulens.api.metrics import install_metrics
 from gpulens.api.routes import router
 from gpulens.api.security import GuardMiddleware, HostPolicy
@@ -25,6 +28,7 @@ from gpulens.api.static import SpaFiles, find_static_dir
 from gpulens.config import Settings
 from gpulens.core.metrics.providers import Selection, select
 from gpulens.core.metrics.system import SystemSource
+from gpulens.services.history.recorder import HistoryRecorder
 from gpulens.services.messages import ClientConfig, TemperatureThresholds
 from gpulens.services.sampler import Sampler
 from gpulens.services.stream import Observer, Stream
@@ -59,6 +63,20 @@ def make_hub(settings: Settings) -> Hub:
     )
 
 
+def make_history(settings: Settings) -> HistoryRecorder | None:
+    """The history recorder (None with HISTORY=off). With replay and no HISTORY_PATH the
+    store is a throw-away file, so the demo never mixes with a real machine's past."""
+    if not settings.history:
+        return None
+    path = settings.history_file()
+    throwaway = settings.telemetry_provider == "replay" and settings.history_path is None
+    if throwaway:
+        path = Path(tempfile.mkdtemp(prefix="gpulens-replay-history-")) / "history.db"
+    return HistoryRecorder(
+        path, max_bytes=settings.history_max_mb * 1024 * 1024, throwaway=throwaway
+    )
+
+
 def create_app(
     settings: Settings,
     selection: Selection | None = None,
@@ -76,6 +94,8 @@ def create_app(
             settings, chosen, stream.publish, system, reselect=lambda: selector(settings)
         )
         app.state.sampler = sampler
+        if history is not None:
+            history.start()
         await sampler.tick()  # the first sample is ready before the first client arrives
         tasks = [
             asyncio.create_task(sampler.run(), name="sampler"),
@@ -88,6 +108,8 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             sampler.close()
+            if history is not None:
+                await asyncio.to_thread(history.stop)
 
     app = FastAPI(
         title="gpulens",
@@ -101,14 +123,19 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.include_router(router)
+    app.include_router(history_router)
     hub = make_hub(settings)
     metrics = install_metrics(app, settings, hub)  # before the dashboard's catch-all mount at /
     # The stream's observers: each gets every update; none relies on another or on this order.
     observers: list[Observer] = [hub]  # /ws/gpu: delivers the frames to the clients
     if metrics is not None:
         observers.append(metrics)  # /metrics: the latest sample, its status, read durations
+    history = make_history(settings)
+    if history is not None:
+        observers.append(history)  # /api/history: every sample, written on its own thread
     stream = Stream(client_config(settings), observers, backlog=settings.ws_backlog)
     app.state.hub = hub
+    app.state.history = history
     app.state.stream = stream
     app.state.policy = HostPolicy(settings)
     static = find_static_dir(settings.static_dir)

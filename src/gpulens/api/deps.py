@@ -8,6 +8,7 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from gpulens.api.security import HostPolicy
+from gpulens.services.history.recorder import HistoryRecorder
 from gpulens.services.sampler import Sampler
 from gpulens.services.stream import Stream
 from gpulens.services.websocket import Hub
@@ -33,7 +34,14 @@ def get_policy(conn: HTTPConnection) -> HostPolicy:
     return policy
 
 
+def get_history(conn: HTTPConnection) -> HistoryRecorder | None:
+    """The history recorder, or None when HISTORY=off."""
+    recorder: HistoryRecorder | None = getattr(conn.app.state, "history", None)
+    return recorder
+
+
 HubDep = Annotated[Hub, Depends(get_hub)]
 StreamDep = Annotated[Stream, Depends(get_stream)]
 SamplerDep = Annotated[Sampler, Depends(get_sampler)]
 PolicyDep = Annotated[HostPolicy, Depends(get_policy)]
+HistoryDep = Annotated[HistoryRecorder | None, Depends(get_history)]

@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, WebSocket
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from gpulens import __version__
-from gpulens.api.deps import HubDep, PolicyDep, SamplerDep, StreamDep
+from gpulens.api.deps import HistoryDep, HubDep, PolicyDep, SamplerDep, StreamDep
 from gpulens.core.metrics.schema import CamelModel
+from gpulens.services.history.recorder import HistoryRecorder
 from gpulens.services.messages import ClientConfig
 
 router = APIRouter()
+
+
+class HistoryHealth(CamelModel):
+    state: Literal["off", "starting", "ok", "paused"]
+    reason: str | None = None
+    bytes: int | None = Field(None, description="Bytes the history store holds.")
 
 
 class Health(CamelModel):
@@ -24,10 +31,11 @@ class Health(CamelModel):
     clients: int
     uptime_s: float
     version: str
+    history: HistoryHealth = Field(description="The history store: its state, and why if paused.")
 
 
 @router.get("/api/health", response_model=Health, response_model_by_alias=True)
-def health(hub: HubDep, stream: StreamDep, sampler: SamplerDep) -> BaseModel:
+def health(hub: HubDep, stream: StreamDep, sampler: SamplerDep, recorder: HistoryDep) -> BaseModel:
     """Service health: provider state, age of the last sample, connected clients."""
     now = stream.clock()
     age = None if stream.last_sample_at is None else round(now - stream.last_sample_at, 3)
@@ -44,7 +52,16 @@ def health(hub: HubDep, stream: StreamDep, sampler: SamplerDep) -> BaseModel:
         clients=len(hub.clients),
         uptime_s=round(sampler.clock() - sampler.started_at, 1),
         version=__version__,
+        history=_history(recorder),
     )
+
+
+def _history(recorder: HistoryRecorder | None) -> HistoryHealth:
+    """The history store's state, without its file path (the log has it)."""
+    if recorder is None:
+        return HistoryHealth(state="off")
+    status = recorder.status()
+    return HistoryHealth(state=status.state, reason=status.reason, bytes=status.bytes)
 
 
 # Probes (load balancers, uptime checkers) often ask with HEAD.

@@ -1,0 +1,190 @@
+"""GET /api/history: the past, as buckets of min/mean/max (JSON, or CSV).
+
+Parameters (all optional; docs/protocol.md):
+
+* ``gpu``: ``all`` (every GPU and the host), ``host``, or GPU keys (UUIDs), comma-separated;
+* ``from``, ``to``: Unix seconds or ISO 8601 times with a zone (default: the last hour);
+* ``step``: seconds per bucket wanted; the server may choose a longer one;
+* ``metrics``: names, comma-separated (default: all);
+* ``format``: ``json`` or ``csv`` (also ``Accept: text/csv``).
+
+A bad parameter is a 400 whose ``detail`` starts with its name. A range with no
+data gives buckets of ``null``, never an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.responses import Response
+
+from gpulens.api.deps import HistoryDep
+from gpulens.services.history import query
+from gpulens.services.history.metrics import GPU_METRICS, HOST_METRICS
+from gpulens.services.history.store import StoreUnusable
+
+router = APIRouter()
+
+DEFAULT_RANGE_S = 3600.0
+LATEST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+UNITS = {m.name: m.unit for m in GPU_METRICS} | {m.name: m.unit for m in HOST_METRICS}
+_limiter = anyio.CapacityLimiter(2)  # queries at once; more wait (each is CPU-bound)
+
+
+def _time(name: str, raw: str | None) -> float | None:
+    if raw is None or raw.strip() == "":
+        return None
+    text = raw.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise HTTPException(
+                400, f"{name}: {raw[:40]!r} is neither Unix seconds nor an ISO 8601 time"
+            ) from None
+        if moment.tzinfo is None:
+            raise HTTPException(400, f"{name}: give the time zone (e.g. {text}Z)") from None
+        value = moment.timestamp()
+    if not math.isfinite(value) or not 0 <= value <= LATEST_TIME:
+        raise HTTPException(400, f"{name}: {raw[:40]!r} is not a time between 1970 and 9999")
+    return value
+
+
+def _names(name: str, raw: str | None, known: set[str] | None = None) -> list[str] | None:
+    if raw is None or raw.strip() == "":
+        return None
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    if len(names) > 64:
+        raise HTTPException(400, f"{name}: at most 64 names")
+    if known is not None:
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            listed = ", ".join(sorted(known))
+            raise HTTPException(400, f"{name}: unknown {unknown[0][:40]!r} (known: {listed})")
+    return names
+
+
+def _wants_csv(request: Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        if fmt not in ("json", "csv"):
+            raise HTTPException(400, f"format: {fmt[:20]!r} is not json or csv")
+        return fmt == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+@router.get("/api/history", response_model=None)
+async def history(
+    request: Request,
+    recorder: HistoryDep,
+    gpu: str = "all",
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    step: str | None = None,
+    metrics: str | None = None,
+    format: str | None = None,
+) -> Response:
+    """Buckets of min, mean and max per GPU (and the host) over a range."""
+    if recorder is None:
+        raise HTTPException(404, "history is off (HISTORY=off)")
+    now = time.time()
+    stop = _time("to", to)
+    start = _time("from", from_)
+    stop = now if stop is None else stop
+    start = stop - DEFAULT_RANGE_S if start is None else start
+    if stop <= start:
+        raise HTTPException(400, "from: must be before to")
+    step_s: float | None = None
+    if step is not None and step.strip():
+        try:
+            step_s = float(step)
+        except ValueError:
+            raise HTTPException(400, f"step: {step[:20]!r} is not a number of seconds") from None
+        if not math.isfinite(step_s) or step_s <= 0:
+            raise HTTPException(400, "step: must be a positive number of seconds")
+    wanted = _names("metrics", metrics, set(UNITS))
+    keys: list[str] | None = None
+    if gpu.strip() != "all":
+        keys = _names("gpu", gpu)
+    as_csv = _wants_csv(request, format)
+    try:
+        result = await anyio.to_thread.run_sync(
+            lambda: query.run(
+                recorder.path,
+                start=start,
+                stop=stop,
+                step=step_s,
+                now=now,
+                keys=keys,
+                metrics=wanted,
+            ),
+            limiter=_limiter,
+        )
+    except query.QueryError as exc:
+        raise HTTPException(400, str(exc)) from None
+    except StoreUnusable as exc:
+        raise HTTPException(503, f"the history store cannot be read: {exc}") from None
+    if keys is not None:
+        found = {s.key for s in result.series}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise HTTPException(404, f"gpu: no history for {missing[0][:80]!r}")
+    status = recorder.status()
+    if as_csv:
+        return _csv(result, start, stop)
+    body: dict[str, Any] = {
+        "from": result.plan.start,
+        "to": result.plan.stop,
+        "step": result.plan.step,
+        "tier": result.plan.tier.name,
+        "resolution": result.plan.tier.resolution,
+        "earliest": result.earliest,
+        "status": {"state": status.state, "reason": status.reason},
+        "units": {name: UNITS[name] for name in (wanted or UNITS)},
+        "times": result.times,
+        "series": [
+            {
+                "key": s.key, "kind": s.kind, "name": s.name, "index": s.index,
+                "firstSeen": s.first_seen, "lastSeen": s.last_seen, "values": s.values,
+            }
+            for s in result.series
+        ],
+    }  # fmt: skip
+    return Response(
+        json.dumps(body, separators=(",", ":"), allow_nan=False), media_type="application/json"
+    )
+
+
+def _csv(result: query.Result, start: float, stop: float) -> Response:
+    """Long format: one row per time, series and metric that has data."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["time", "series", "name", "metric", "unit", "min", "mean", "max"])
+    stamps = [
+        datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z") for t in result.times
+    ]
+    for series in result.series:
+        for metric, stats in series.values.items():
+            for i, mean in enumerate(stats["mean"]):
+                if mean is None:
+                    continue
+                writer.writerow(
+                    [stamps[i], series.key, series.name or "", metric, UNITS[metric],
+                     stats["min"][i], mean, stats["max"][i]]
+                )  # fmt: skip
+    name = f"gpulens-history-{int(start)}-{int(stop)}.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,334 @@
+"""The history recorder: an observer of the stream that writes every sample to the store.
+
+``observe`` runs on the event loop and only appends the sample to a bounded queue
+(the oldest is dropped, and counted, if the writer ever falls that far behind).
+A thread of its own does the rest: buckets (``rollup.py``), a commit every
+``FLUSH_S`` seconds, and every ``MAINTAIN_S`` the retention by age and by size, in
+small steps. Nothing here can block the sampler or a client.
+
+What goes wrong is told, not fatal (``status``): a directory that cannot be
+created or written, a full disk or a database locked by another process pause the
+writing (the open blocks and up to ``PENDING_MAX`` finished ones wait in memory)
+and it is retried every ``RETRY_S`` seconds; a damaged or foreign file is moved
+aside and a new store started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from gpulens.core.metrics.schema import GpuInfo, SystemInfo, Telemetry
+from gpulens.core.metrics.text import clean_reason
+from gpulens.services.history import store
+from gpulens.services.history.metrics import (
+    GPU_METRICS,
+    HOST_KEY,
+    HOST_METRICS,
+    gpu_row,
+    host_row,
+)
+from gpulens.services.history.rollup import Block, OutOfOrder, Row, Series
+from gpulens.services.history.store import TIERS
+from gpulens.services.stream import Update
+
+log = logging.getLogger("gpulens.history")
+
+FLUSH_S = 5.0  # a process killed loses at most this much of the raw tier
+MAINTAIN_S = 60.0
+RETRY_S = 30.0
+QUEUE_MAX = 3_600  # samples waiting for the writer (an hour at 1 Hz)
+PENDING_MAX = 20_000  # finished blocks waiting for a store that cannot be written
+
+State = Literal["off", "starting", "ok", "paused"]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStatus:
+    state: State
+    path: str | None
+    reason: str | None = None
+    bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A finished block, encoded, waiting to be written."""
+
+    key: str
+    tier: int
+    start: int
+    stop: int
+    entries: int
+    data: bytes
+
+
+@dataclass(slots=True)
+class RecorderStats:
+    samples: int = 0
+    dropped: int = 0  # the queue was full
+    out_of_order: int = 0  # not after the previous sample (clock went back)
+    commits: int = 0
+    pending_dropped: int = 0
+
+
+class HistoryRecorder:
+    """Observer (``create_app``): the history of every sample, written on its own thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int,
+        throwaway: bool = False,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.throwaway = throwaway  # a temporary directory of its own, removed at stop
+        self.clock = clock
+        self.monotonic = monotonic
+        self.stats = RecorderStats()
+        self._queue: deque[tuple[float, list[GpuInfo], SystemInfo]] = deque(maxlen=QUEUE_MAX)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._retry_at = 0.0
+        self._status = HistoryStatus("starting", str(path))
+        self._series: dict[str, Series] = {}
+        self._names: dict[str, tuple[str | None, int | None, float]] = {}
+        self._pending: deque[Pending] = deque()
+        self._clock_back_logged = False
+        self._last_flush = 0.0
+        self._last_maintain = 0.0
+        self.flushed = threading.Event()  # set after each flush attempt (for tests and bench)
+
+    # --- the event loop's side ------------------------------------------------------
+
+    def observe(self, update: Update) -> None:
+        """Every sample, repeated ones included (a steady GPU still has a history)."""
+        payload: Telemetry = update.sample.payload
+        self.record(payload.timestamp.timestamp(), payload.gpus, payload.system)
+
+    def record(self, when: float, gpus: list[GpuInfo], system: SystemInfo) -> None:
+        """Queue one sample taken at ``when`` (Unix seconds); never blocks."""
+        if len(self._queue) == self._queue.maxlen:
+            self.stats.dropped += 1
+        self._queue.append((when, gpus, system))
+        self._wake.set()
+
+    def status(self) -> HistoryStatus:
+        return self._status
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="history", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is left and close the store."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # --- the writer thread ------------------------------------------------------------
+
+    def _run(self) -> None:
+        self._open()
+        while not self._stop.is_set():
+            self._wake.wait(1.0)
+            self._wake.clear()
+            self.step()
+        self._drain()
+        self._flush()
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.close()
+            self._conn = None
+        if self.throwaway:
+            shutil.rmtree(self.path.parent, ignore_errors=True)
+
+    def step(self) -> None:
+        """One turn of the writer: take the queued samples, flush and maintain when due."""
+        self._drain()
+        now = self.monotonic()
+        if self._conn is None and now >= self._retry_at:
+            self._open()
+        if now - self._last_flush >= FLUSH_S:
+            self._flush()
+        if self._conn is not None and now - self._last_maintain >= MAINTAIN_S:
+            self._maintain()
+
+    def _drain(self) -> None:
+        while self._queue:
+            when, gpus, system = self._queue.popleft()
+            self.stats.samples += 1
+            for gpu in gpus:
+                row = gpu_row(gpu)
+                if row is not None:
+                    self._add(gpu.key, len(GPU_METRICS), when, row, gpu.name, gpu.id)
+            self._add(HOST_KEY, len(HOST_METRICS), when, host_row(system), None, None)
+
+    def _add(
+        self, key: str, width: int, when: float, row: Row, name: str | None, index: int | None
+    ) -> None:
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = Series(0, width)
+            self._resume(key, series)
+        try:
+            finished = series.add(when, row)
+        except OutOfOrder:
+            self.stats.out_of_order += 1
+            if not self._clock_back_logged:
+                self._clock_back_logged = True
+                log.warning(
+                    "history: a sample at %.3f is not after the last one (%.3f): the clock "
+                    "went back; history resumes when it passes that time",
+                    when, series.last_time or 0.0,
+                )  # fmt: skip
+            return
+        self._clock_back_logged = False
+        self._names[key] = (name, index, when)
+        for block in finished:
+            self._finish(key, block)
+
+    def _finish(self, key: str, block: Block) -> None:
+        row = block.to_row(0)
+        if len(self._pending) >= PENDING_MAX:
+            self._pending.popleft()
+            self.stats.pending_dropped += 1
+        self._pending.append(Pending(key, row.tier, row.start, row.stop, row.entries, row.data))
+
+    def _resume(self, key: str, series: Series) -> None:
+        """Continue the blocks this key left in the store (a restart within a block)."""
+        if self._conn is None:
+            return
+        try:
+            sid = store.series_ids(self._conn).get(key)
+            if sid is None:
+                return
+            stored: list[Block | None] = []
+            for tier in TIERS:
+                last = store.last_block(self._conn, sid, tier.id)
+                stored.append(
+                    Block.from_row(tier, last, series.width) if last is not None else None
+                )
+            series.resume(stored)
+        except (sqlite3.Error, ValueError) as exc:
+            log.warning("history: could not continue %s's last blocks: %s", key, exc)
+
+    def _open(self) -> None:
+        self._retry_at = self.monotonic() + RETRY_S
+        try:
+            self._conn = store.open_store(self.path)
+        except (OSError, sqlite3.Error, store.StoreUnusable) as exc:
+            self._pause(f"cannot open {self.path}: {_why(exc)}")
+            return
+        self._status = HistoryStatus("ok", str(self.path), bytes=self._size())
+        log.info("history: writing to %s", self.path)
+
+    def _pause(self, reason: str) -> None:
+        if self._status.state != "paused" or self._status.reason != reason:
+            log.warning("history: paused, %s; retrying every %.0f s", reason, RETRY_S)
+        self._status = HistoryStatus("paused", str(self.path), clean_reason(reason))
+
+    def _flush(self) -> None:
+        self._last_flush = self.monotonic()
+        conn = self._conn
+        if conn is None:
+            self.flushed.set()
+            return
+        written: list[Block] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            ids = store.series_ids(conn)
+            for key, (name, index, seen) in self._names.items():
+                if key not in ids:
+                    ids[key] = store.add_series(conn, key, name, index, seen)
+            named = self._names.items()
+            store.touch_series(conn, [(ids[k], nm, index, seen) for k, (nm, index, seen) in named])
+            rows = [
+                store.BlockRow(ids[p.key], p.tier, p.start, p.stop, p.entries, p.data)
+                for p in self._pending
+                if p.key in ids
+            ]
+            for key, series in self._series.items():
+                for block in series.dirty():
+                    rows.append(block.to_row(ids[key]))
+                    written.append(block)
+            store.put_blocks(conn, rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self._write_failed(exc)
+        else:
+            self.stats.commits += 1
+            self._pending.clear()
+            for block in written:
+                block.dirty = False
+            if self._status.state != "ok":
+                log.info("history: writing again to %s", self.path)
+            self._status = HistoryStatus("ok", str(self.path), bytes=self._size())
+        finally:
+            self.flushed.set()
+
+    def _write_failed(self, exc: sqlite3.Error) -> None:
+        if store.is_content_error(exc):
+            self._replace(str(exc))
+            return
+        self._pause(_why(exc))
+        self._retry_at = self.monotonic() + RETRY_S
+
+    def _replace(self, reason: str) -> None:
+        """The file turned out damaged: move it aside, start again with what is in memory."""
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        with contextlib.suppress(OSError):
+            store.move_aside(self.path, reason)
+        self._open()
+
+    def _maintain(self) -> None:
+        """Retention by age, then by size; each in small steps (the next turn goes on)."""
+        self._last_maintain = self.monotonic()
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            store.expire(conn, self.clock())
+            for _ in range(16):
+                if store.used_bytes(conn) <= self.max_bytes:
+                    break
+                if not store.drop_oldest(conn):
+                    break
+            store.release_pages(conn)
+        except sqlite3.Error as exc:
+            self._write_failed(exc)
+
+    def _size(self) -> int | None:
+        if self._conn is None:
+            return None
+        try:
+            return store.used_bytes(self._conn)
+        except sqlite3.Error:
+            return None
+
+
+def _why(exc: BaseException) -> str:
+    text: str = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return clean_reason(text or type(exc).__name__)
