@@ -61,14 +61,18 @@ RUN /opt/gpulens/.venv/bin/pip install --no-cache-dir --no-deps /tmp/dist/gpulen
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 gpulens \
     && useradd --system --uid 10001 --gid gpulens --no-create-home \
-       --home-dir /opt/gpulens --shell /usr/sbin/nologin gpulens
+       --home-dir /opt/gpulens --shell /usr/sbin/nologin gpulens \
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/gpulens
 COPY --from=builder /opt/gpulens/.venv /opt/gpulens/.venv
 ENV PATH=/opt/gpulens/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=5000 \
+    HISTORY_PATH=/var/lib/gpulens/history.db \
     NVIDIA_DRIVER_CAPABILITIES=utility
+# The history store: keep it across containers with -v gpulens-history:/var/lib/gpulens.
+VOLUME ["/var/lib/gpulens"]
 WORKDIR /opt/gpulens
 USER 10001:10001
 EXPOSE 5000

@@ -109,6 +109,10 @@ def test_backend_final_stage_is_small_and_unprivileged() -> None:
     env = " ".join(args for op, args in final if op == "ENV")
     assert "HOST=0.0.0.0" in env
     assert "STATIC_DIR" not in env
+    # The history lives in a volume the service user owns.
+    assert "HISTORY_PATH=/var/lib/gpulens/history.db" in env
+    assert ("VOLUME", '["/var/lib/gpulens"]') in final
+    assert "install -d -o 10001 -g 10001 -m 0750 /var/lib/gpulens" in runs(BACKEND)
     assert ("EXPOSE", "5000") in final
     health = [args for op, args in final if op == "HEALTHCHECK"]
     assert len(health) == 1
@@ -189,6 +193,14 @@ def test_compose_backend_gets_the_gpus_and_host_pids() -> None:
     assert backend["build"]["dockerfile"] == "deploy/docker/backend.Dockerfile"
     assert services["nginx"]["build"]["dockerfile"] == "deploy/docker/nginx.Dockerfile"
     assert services["nginx"]["profiles"] == ["nginx"]
+
+
+def test_compose_keeps_the_history_in_a_volume() -> None:
+    config = compose()
+    backend = config["services"]["backend"]
+    assert backend["read_only"] is True
+    assert "gpulens_history:/var/lib/gpulens" in backend["volumes"]
+    assert "gpulens_history" in config["volumes"]
 
 
 def test_compose_publishes_on_loopback_only() -> None:

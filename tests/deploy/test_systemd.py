@@ -65,6 +65,19 @@ def test_sandboxed_but_nvidia_devices_reachable(unit: dict[str, list[str]]) -> N
     assert unit["CapabilityBoundingSet"] == [""]
 
 
+def test_history_has_a_state_directory(
+    unit: dict[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ProtectSystem=strict leaves one writable place: StateDirectory, which systemd
+    creates, gives to the service user and names in $STATE_DIRECTORY (the default
+    HISTORY_PATH's directory)."""
+    assert unit["StateDirectory"] == ["gpulens"]
+    assert unit["ProtectSystem"] == ["strict"]
+    assert "ReadWritePaths" not in unit
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/gpulens")
+    assert Settings().history_file() == Path("/var/lib/gpulens/history.db")
+
+
 def test_open_file_limit_covers_the_clients_and_pending_sockets(
     unit: dict[str, list[str]],
 ) -> None:
