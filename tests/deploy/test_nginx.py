@@ -9,6 +9,7 @@ to a backend in replay mode. Everything is checked over https:// and wss://.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import importlib.util
 import json
 import os
@@ -104,7 +105,9 @@ def static_dir(tmp: Path) -> tuple[Path, str]:
         '<!doctype html><html><head><title>gpulens</title><script type="module" '
         'src="/assets/app.js"></script></head><body><div id="root"></div></body></html>\n'
     )
-    (site / "assets" / "app.js").write_text("console.log('gpulens');\n")
+    script = b"console.log('gpulens');\n" * 100
+    (site / "assets" / "app.js").write_bytes(script)
+    (site / "assets" / "app.js.gz").write_bytes(gzip.compress(script, 9))  # as the build does
     return site, "/assets/app.js"
 
 
@@ -119,6 +122,7 @@ class Stack:
     http: int
     backend: int
     asset: str
+    static: Path
     box: Any  # deploy/nginx/sandbox.py Sandbox
     tls: ssl.SSLContext
 
@@ -168,7 +172,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             )
             wait_for_port(https, procs[1], nginx_log)
             tls = ssl.create_default_context(cafile=box.cert)
-            yield Stack(https, http, backend, asset, box, tls)
+            yield Stack(https, http, backend, asset, static, box, tls)
         finally:
             for proc in reversed(procs):
                 stop(proc)
@@ -252,6 +256,24 @@ def test_assets_immutable_with_security_headers(stack: Stack, client: httpx.Clie
     missing = client.get("/assets/not-there.js")
     assert missing.status_code == 404  # no index.html fallback under /assets/
     assert_security_headers(missing)
+
+
+def test_assets_sent_precompressed_to_gzip_clients(stack: Stack, client: httpx.Client) -> None:
+    plain = (stack.static / stack.asset.lstrip("/")).read_bytes()
+    r = client.get(stack.asset, headers={"Accept-Encoding": "gzip"})
+    assert r.status_code == 200
+    assert r.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in r.headers["vary"]
+    assert "javascript" in r.headers["content-type"]
+    assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert r.content == plain  # httpx decoded it
+    assert_security_headers(r)
+    copy = stack.static / f"{stack.asset.lstrip('/')}.gz"
+    if copy.is_file():  # gzip_static: the build's copy as it is (on-the-fly gzip has no length)
+        assert int(r.headers["content-length"]) == copy.stat().st_size
+    identity = client.get(stack.asset, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in identity.headers
+    assert identity.content == plain
 
 
 def test_health_through_the_proxy(client: httpx.Client) -> None:
