@@ -6,11 +6,10 @@ one tier: ``n`` entries, each a time offset and, per metric, either one value
 from which the mean follows and coarser buckets combine exactly). Values are
 integers (each metric has a fixed scale, see ``metrics.py``) or ``None``.
 
-Layout, then zlib: a header (format, ``n``, number of columns), the time
-offsets, then every column. Each column is stored as the differences between
-consecutive values in the narrowest of int8/16/32/64 they fit, so a steady
-reading packs to zeros, which zlib all but removes. A column with no value is
-one byte; one with some ``None``s carries a bitmap of them. Decoding uses
+Each column (the time offsets first) is stored as the differences between
+consecutive values, all in one array of the narrowest of int8/16/32/64 that
+holds them, so a steady reading packs to zeros, which zlib all but removes. A
+column with no value costs one byte; one with some ``None``s carries a bitmap. Decoding uses
 ``array`` and ``itertools.accumulate``, so its cost per value is C's, not
 Python's.
 """
@@ -21,11 +20,11 @@ import struct
 import zlib
 from array import array
 from collections.abc import Sequence
-from itertools import accumulate, pairwise
+from itertools import accumulate
+from operator import sub
 
 FORMAT = 1
-_HEADER = struct.Struct("<BHH")  # format, entries, columns
-_COLUMN = struct.Struct("<Bc")  # kind, array typecode
+_HEADER = struct.Struct("<BHHc")  # format, entries, columns, array typecode of the data
 _ALL_NULL, _VALUES, _WITH_NULLS = 0, 1, 2
 _TYPECODES = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
 
@@ -44,80 +43,89 @@ def _narrowest(values: Sequence[int]) -> str:
     raise OverflowError(f"a difference of {max(-low, high)} does not fit in 64 bits")
 
 
-def _pack_ints(values: Sequence[int]) -> tuple[str, bytes]:
-    deltas = [values[0], *(b - a for a, b in pairwise(values))] if values else []
-    code = _narrowest(deltas)
-    return code, array(code, deltas).tobytes()
+def _deltas(values: Sequence[int]) -> list[int]:
+    return [values[0], *map(sub, values[1:], values)] if values else []
 
 
-def encode(times: Sequence[int], columns: Sequence[Column]) -> bytes:
-    """``times``: ``n`` non-decreasing offsets; ``columns``: each ``n`` ints or ``None``s."""
+def encode(times: Sequence[int], columns: Sequence[Column], level: int = 6) -> bytes:
+    """``times``: ``n`` non-decreasing offsets; ``columns``: each ``n`` ints or ``None``s;
+    ``level``: zlib's (1 for a block still open and rewritten every few seconds).
+
+    Layout before zlib: header, one kind byte per column (times first), the null
+    bitmaps, then every column's differences in one array of the narrowest type
+    that holds them all."""
     n = len(times)
-    parts = [_HEADER.pack(FORMAT, n, len(columns))]
-    code, data = _pack_ints(times)
-    parts += [_COLUMN.pack(_VALUES, code.encode()), data]
+    kinds = bytearray([_VALUES])
+    bitmaps: list[bytes] = []
+    data = _deltas(times)
     for column in columns:
         if len(column) != n:
             raise ValueError(f"a column of {len(column)} values for {n} entries")
+        if None not in column:
+            kinds.append(_VALUES)
+            data += _deltas(column)  # type: ignore[arg-type]  # no None in it
+            continue
         present = [v for v in column if v is not None]
         if not present:
-            parts.append(_COLUMN.pack(_ALL_NULL, b"b"))
+            kinds.append(_ALL_NULL)
             continue
-        code, data = _pack_ints(present)
-        if len(present) == n:
-            parts += [_COLUMN.pack(_VALUES, code.encode()), data]
-        else:
-            bits = bytearray((n + 7) // 8)
-            for i, v in enumerate(column):
-                if v is not None:
-                    bits[i >> 3] |= 1 << (i & 7)
-            parts += [_COLUMN.pack(_WITH_NULLS, code.encode()), bytes(bits), data]
-    return zlib.compress(b"".join(parts), 6)
+        bits = bytearray((n + 7) // 8)
+        for i, v in enumerate(column):
+            if v is not None:
+                bits[i >> 3] |= 1 << (i & 7)
+        kinds.append(_WITH_NULLS)
+        bitmaps.append(bytes(bits))
+        data += _deltas(present)
+    code = _narrowest(data)
+    head = _HEADER.pack(FORMAT, n, len(columns), code.encode())
+    return zlib.compress(b"".join([head, kinds, *bitmaps, array(code, data).tobytes()]), level)
 
 
 def decode(blob: bytes) -> tuple[list[int], list[list[int | None]]]:
     """The ``times`` and ``columns`` that ``encode`` was given."""
     try:
         raw = zlib.decompress(blob)
-        fmt, n, count = _HEADER.unpack_from(raw, 0)
+        fmt, n, count, code_b = _HEADER.unpack_from(raw, 0)
         if fmt != FORMAT:
             raise CorruptBlock(f"block format {fmt}, this version reads {FORMAT}")
         at = _HEADER.size
-        times: list[int] = []
-        columns: list[list[int | None]] = []
-        for index in range(count + 1):
-            kind, code_b = _COLUMN.unpack_from(raw, at)
-            at += _COLUMN.size
-            code = code_b.decode()
-            if kind == _ALL_NULL:
-                columns.append([None] * n)
-                continue
-            mask: bytes | None = None
+        kinds = raw[at : at + count + 1]
+        if len(kinds) != count + 1 or any(k > _WITH_NULLS for k in kinds):
+            raise CorruptBlock("bad column kinds")
+        at += count + 1
+        flags: list[list[bool] | None] = []
+        bits: list[bool] | None
+        sizes: list[int] = []
+        width = (n + 7) // 8
+        for kind in kinds:
             if kind == _WITH_NULLS:
-                mask = raw[at : at + (n + 7) // 8]
-                at += (n + 7) // 8
-            elif kind != _VALUES:
-                raise CorruptBlock(f"unknown column kind {kind}")
-            flags = [bool(mask[i >> 3] & (1 << (i & 7))) for i in range(n)] if mask else None
-            size = sum(flags) if flags is not None else n
-            values = array(code)
-            width = values.itemsize * size
-            values.frombytes(raw[at : at + width])
-            if len(values) != size:
-                raise CorruptBlock("a column is cut short")
-            at += width
-            present = list(accumulate(values))
-            if index == 0:
-                times = present
-            elif flags is None:
-                columns.append(list(present))
+                mask = raw[at : at + width]
+                at += width
+                present = [bool(mask[i >> 3] & (1 << (i & 7))) for i in range(n)]
+                flags.append(present)
+                sizes.append(sum(present))
             else:
-                it = iter(present)
-                columns.append([next(it) if f else None for f in flags])
-        if at != len(raw):
-            raise CorruptBlock(f"{len(raw) - at} bytes after the last column")
-        return times, columns
-    except (zlib.error, struct.error, UnicodeDecodeError, ValueError) as exc:
-        if isinstance(exc, CorruptBlock):
-            raise
-        raise CorruptBlock(str(exc)) from exc
+                flags.append(None)
+                sizes.append(n if kind == _VALUES else 0)
+        data = array(code_b.decode())
+        data.frombytes(raw[at:])
+        if len(data) != sum(sizes):
+            raise CorruptBlock(f"{len(data)} values for {sum(sizes)} expected")
+        pos = 0
+        out: list[list[int | None]] = []
+        for kind, bits, size in zip(kinds, flags, sizes, strict=True):
+            values = list(accumulate(data[pos : pos + size]))
+            pos += size
+            if kind == _ALL_NULL:
+                out.append([None] * n)
+            elif bits is None:
+                out.append(list[int | None](values))
+            else:
+                it = iter(values)
+                out.append([next(it) if f else None for f in bits])
+        times = out[0]
+        return [t for t in times if t is not None], out[1:]
+    except CorruptBlock:
+        raise
+    except (zlib.error, struct.error, UnicodeDecodeError, ValueError, StopIteration) as exc:
+        raise CorruptBlock(str(exc) or type(exc).__name__) from exc

@@ -267,7 +267,7 @@ class HistoryRecorder:
             ]
             for key, series in self._series.items():
                 for block in series.dirty():
-                    rows.append(block.to_row(ids[key]))
+                    rows.append(block.to_row(ids[key], final=False))
                     written.append(block)
             store.put_blocks(conn, rows)
             conn.execute("COMMIT")

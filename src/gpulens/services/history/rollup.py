@@ -84,12 +84,14 @@ class Block:
         last = self.start + -(-self.times[-1] // 1000)
         return last + self.tier.resolution if not self.tier.raw else last + 1
 
-    def to_row(self, series: int) -> BlockRow:
+    def to_row(self, series: int, *, final: bool = True) -> BlockRow:
+        """The row to store; a block still open (``final=False``) is packed fast, since it
+        is written again at the next flush, and tightly once it is complete."""
         width = len(self.rows[0]) if self.rows else 0
         columns = [[row[c] for row in self.rows] for c in range(width)]
         return BlockRow(
             series, self.tier.id, self.start, self.stop(), len(self.times),
-            codec.encode(self.times, columns),
+            codec.encode(self.times, columns, level=9 if final else 1),
         )  # fmt: skip
 
     @classmethod
