@@ -27,6 +27,7 @@ FORMAT = 1
 _HEADER = struct.Struct("<BHHc")  # format, entries, columns, array typecode of the data
 _ALL_NULL, _VALUES, _WITH_NULLS = 0, 1, 2
 _TYPECODES = (("b", 1 << 7), ("h", 1 << 15), ("i", 1 << 31), ("q", 1 << 63))
+_CODES = {code.encode() for code, _ in _TYPECODES}
 
 Column = Sequence[int | None]
 
@@ -84,14 +85,21 @@ def encode(times: Sequence[int], columns: Sequence[Column], level: int = 6) -> b
 def decode(blob: bytes) -> tuple[list[int], list[list[int | None]]]:
     """The ``times`` and ``columns`` that ``encode`` was given."""
     try:
-        raw = zlib.decompress(blob)
+        unzip = zlib.decompressobj()
+        raw = unzip.decompress(blob)
+        if not unzip.eof or unzip.unused_data:
+            raise CorruptBlock("not one whole zlib stream")
         fmt, n, count, code_b = _HEADER.unpack_from(raw, 0)
         if fmt != FORMAT:
             raise CorruptBlock(f"block format {fmt}, this version reads {FORMAT}")
+        if code_b not in _CODES:
+            raise CorruptBlock(f"typecode {code_b!r} is not an integer one")
         at = _HEADER.size
         kinds = raw[at : at + count + 1]
         if len(kinds) != count + 1 or any(k > _WITH_NULLS for k in kinds):
             raise CorruptBlock("bad column kinds")
+        if kinds[0] != _VALUES:
+            raise CorruptBlock("the times have gaps")
         at += count + 1
         flags: list[list[bool] | None] = []
         bits: list[bool] | None
@@ -100,6 +108,8 @@ def decode(blob: bytes) -> tuple[list[int], list[list[int | None]]]:
         for kind in kinds:
             if kind == _WITH_NULLS:
                 mask = raw[at : at + width]
+                if len(mask) != width:
+                    raise CorruptBlock("a null bitmap is cut short")
                 at += width
                 present = [bool(mask[i >> 3] & (1 << (i & 7))) for i in range(n)]
                 flags.append(present)
