@@ -9,6 +9,7 @@ read ``None`` for them), never reorder.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -16,6 +17,9 @@ from typing import Generic, TypeVar
 from gpulens.core.metrics.schema import GpuInfo, SystemInfo
 
 T = TypeVar("T")
+# Stored values stay within ±2^40 (10^12 MiB, MHz, tenths of a watt: no sensor's), so a
+# 1 h bucket's sum of even a million samples, and the codec's differences, fit in 64 bits.
+LIMIT = 1 << 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +30,14 @@ class Metric(Generic[T]):
     read: Callable[[T], float | int | None]
 
     def scaled(self, source: T) -> int | None:
+        """The reading in the metric's integer scale; ``None`` if missing, or if it is no
+        number a sensor gives (infinite, NaN, beyond ``LIMIT``): a broken source must not
+        stop the writer."""
         value = self.read(source)
-        return None if value is None else round(value * self.scale)
+        if value is None or not math.isfinite(value):
+            return None
+        scaled = round(value * self.scale)
+        return scaled if -LIMIT < scaled < LIMIT else None
 
 
 GPU_METRICS: tuple[Metric[GpuInfo], ...] = (
