@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 import zlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from itertools import accumulate
 from operator import sub
 
@@ -82,8 +82,11 @@ def encode(times: Sequence[int], columns: Sequence[Column], level: int = 6) -> b
     return zlib.compress(b"".join([head, kinds, *bitmaps, array(code, data).tobytes()]), level)
 
 
-def decode(blob: bytes) -> tuple[list[int], list[list[int | None]]]:
-    """The ``times`` and ``columns`` that ``encode`` was given."""
+def decode(
+    blob: bytes, wanted: Container[int] | None = None
+) -> tuple[list[int], list[list[int | None]]]:
+    """The ``times`` and ``columns`` that ``encode`` was given. With ``wanted`` (column
+    numbers), the other columns come back empty, unread: a query asks for a few."""
     try:
         unzip = zlib.decompressobj()
         raw = unzip.decompress(blob)
@@ -101,40 +104,36 @@ def decode(blob: bytes) -> tuple[list[int], list[list[int | None]]]:
         if kinds[0] != _VALUES:
             raise CorruptBlock("the times have gaps")
         at += count + 1
-        flags: list[list[bool] | None] = []
-        bits: list[bool] | None
-        sizes: list[int] = []
+        sizes = [n if kind == _VALUES else 0 for kind in kinds]
+        flags: dict[int, list[bool]] = {}
         width = (n + 7) // 8
-        for kind in kinds:
-            if kind == _WITH_NULLS:
-                mask = raw[at : at + width]
-                if len(mask) != width:
-                    raise CorruptBlock("a null bitmap is cut short")
-                at += width
-                present = [bool(mask[i >> 3] & (1 << (i & 7))) for i in range(n)]
-                flags.append(present)
-                sizes.append(sum(present))
-            else:
-                flags.append(None)
-                sizes.append(n if kind == _VALUES else 0)
+        for index in [i for i, kind in enumerate(kinds) if kind == _WITH_NULLS]:
+            mask = raw[at : at + width]
+            if len(mask) != width:
+                raise CorruptBlock("a null bitmap is cut short")
+            at += width
+            flags[index] = [bool(mask[i >> 3] & (1 << (i & 7))) for i in range(n)]
+            sizes[index] = sum(flags[index])
         data = array(code_b.decode())
         data.frombytes(raw[at:])
-        if len(data) != sum(sizes):
-            raise CorruptBlock(f"{len(data)} values for {sum(sizes)} expected")
-        pos = 0
+        starts = list(accumulate(sizes, initial=0))
+        if len(data) != starts[-1]:
+            raise CorruptBlock(f"{len(data)} values for {starts[-1]} expected")
         out: list[list[int | None]] = []
-        for kind, bits, size in zip(kinds, flags, sizes, strict=True):
-            values = list(accumulate(data[pos : pos + size]))
-            pos += size
+        for index, kind in enumerate(kinds):
             if kind == _ALL_NULL:
                 out.append([None] * n)
-            elif bits is None:
-                out.append(list[int | None](values))
-            else:
+                continue
+            if wanted is not None and index > 0 and (index - 1) not in wanted:
+                out.append([])  # not asked for: left unread
+                continue
+            values: list[int | None] = list(accumulate(data[starts[index] : starts[index + 1]]))
+            bits = flags.get(index)
+            if bits is not None:
                 it = iter(values)
-                out.append([next(it) if f else None for f in bits])
-        times = out[0]
-        return [t for t in times if t is not None], out[1:]
+                values = [next(it) if f else None for f in bits]
+            out.append(values)
+        return [t for t in out[0] if t is not None], out[1:]
     except CorruptBlock:
         raise
     except (zlib.error, struct.error, UnicodeDecodeError, ValueError, StopIteration) as exc:

@@ -1,27 +1,29 @@
 """Reading the history back: the tier that fits a range, and buckets of min/mean/max.
 
 The answer is bounded whatever the range: at most ``MAX_POINTS`` buckets per
-series. The server picks the step (at least the one asked for, at least
-range/``MAX_POINTS``, a whole number of the tier's buckets) and the tier (the
-coarsest whose buckets are no longer than the step and which still keeps the
-start of the range). Every series shares one time grid; a bucket with no data is
-``None`` in every list (the page draws a gap there).
+series. The server picks the tier (the coarsest that still gives ``MIN_POINTS``
+buckets over the range, or whose buckets fit the step asked for, and which
+still keeps the start of the range) and the step (at least the one asked for,
+at least range/``MAX_POINTS``, a whole number of the tier's buckets). Every
+series shares one time grid; a bucket with no data is ``None`` in every list
+(the page draws a gap there).
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gpulens.services.history import store
+from gpulens.services.history import codec, store
 from gpulens.services.history.metrics import GPU_METRICS, HOST_KEY, HOST_METRICS, Metric
-from gpulens.services.history.rollup import Block
 from gpulens.services.history.store import TIERS, Tier
 
 MAX_POINTS = 1000
+MIN_POINTS = 500
+Col = list[int | None]
 MAX_SERIES = 64
 MIN_RAW_STEP_S = 1.0
 
@@ -49,8 +51,10 @@ def plan(start: float, stop: float, step: float | None, now: float) -> Plan:
         raise QueryError("step must be a positive number of seconds")
     span = stop - start
     wanted = max(step or 0.0, span / MAX_POINTS, MIN_RAW_STEP_S)
-    usable = [t for t in TIERS if t.raw or t.resolution <= wanted]
-    tier = usable[-1]
+    # The coarsest tier that still gives MIN_POINTS buckets over the range (or the step
+    # asked for): each point then merges a handful of stored buckets at most.
+    coarsest = max(step or 0.0, span / MIN_POINTS)
+    tier = [t for t in TIERS if t.raw or t.resolution <= coarsest][-1]
     # A finer tier may have forgotten the start of the range: go coarser until one keeps it.
     for candidate in TIERS[tier.id :]:
         tier = candidate
@@ -59,7 +63,13 @@ def plan(start: float, stop: float, step: float | None, now: float) -> Plan:
     if tier.raw:
         step_s = float(math.ceil(wanted))
     else:
-        step_s = float(math.ceil(max(wanted, tier.resolution) / tier.resolution) * tier.resolution)
+        factor = math.ceil(max(wanted, tier.resolution) / tier.resolution)
+        per_block = tier.block // tier.resolution
+        # A step that divides the block keeps each point inside one stored block
+        # (the fast path of _fill); past a whole block, any whole number of buckets.
+        if factor <= per_block:
+            factor = next(d for d in range(factor, per_block + 1) if per_block % d == 0)
+        step_s = float(factor * tier.resolution)
     first = math.floor(start / step_s) * step_s
     points = max(0, math.ceil((stop - first) / step_s))
     if points > MAX_POINTS + 1:  # rounding can add one; never more
@@ -86,34 +96,95 @@ class Buckets:
         )
 
 
-def _fill(buckets: Buckets, block: Block, plan_: Plan, wanted: Sequence[int]) -> None:
+def _columns(
+    row: store.BlockRow, tier: Tier, metrics: int, wanted: Sequence[int]
+) -> tuple[list[int], list[Col]]:
+    """A stored block's times and the ``wanted`` metrics' columns (the others empty),
+    padded for metrics added after it was written."""
+    per = 1 if tier.raw else 4
+    times, columns = codec.decode(row.data, {per * m + i for m in wanted for i in range(per)})
+    want = metrics if tier.raw else 4 * metrics
+    n = len(times)
+    for i in range(len(columns), want):
+        columns.append([0] * n if not tier.raw and i % 4 == 0 else [None] * n)
+    return times, columns
+
+
+def _groups(column: Col, size: int) -> Iterator[tuple[int | None, ...]]:
+    return zip(*[iter(column)] * size, strict=True)
+
+
+def _fill_dense(
+    buckets: Buckets, columns: list[Col], slot0: int, size: int, wanted: Sequence[int]
+) -> None:
+    """A complete rollup block whose points each cover ``size`` of its buckets: every
+    point is inside this block, so each statistic is one pass of C-level min/max/sum."""
+    k = len(columns[0]) // size
+    for out, m in enumerate(wanted):
+        at = 4 * m
+        counts, lows, highs, sums = columns[at], columns[at + 1], columns[at + 2], columns[at + 3]
+        c = list(map(sum, _groups(counts, size)))  # type: ignore[arg-type]  # counts: no None
+        if None in lows:  # some buckets without a reading: the slow way, per point
+            lo = [min((v for v in g if v is not None), default=None) for g in _groups(lows, size)]
+            hi = [max((v for v in g if v is not None), default=None) for g in _groups(highs, size)]
+            s = [sum(v for v in g if v is not None) for g in _groups(sums, size)]
+        else:
+            lo = list(map(min, _groups(lows, size)))  # type: ignore[arg-type]
+            hi = list(map(max, _groups(highs, size)))  # type: ignore[arg-type]
+            s = list(map(sum, _groups(sums, size)))  # type: ignore[arg-type]
+        end = slot0 + k
+        buckets.count[out][slot0:end] = c
+        buckets.low[out][slot0:end] = lo
+        buckets.high[out][slot0:end] = hi
+        buckets.total[out][slot0:end] = s
+
+
+def _fill(
+    buckets: Buckets,
+    tier: Tier,
+    block_start: int,
+    times: list[int],
+    columns: list[Col],
+    plan_: Plan,
+    wanted: Sequence[int],
+) -> None:
     """Fold one stored block's entries that fall in the range into the buckets."""
-    base = block.start - plan_.start
     step = plan_.step
     n = plan_.points
-    slots = [int((base + off / 1000) // step) for off in block.times]
-    raw = block.tier.raw
+    if not tier.raw and columns:
+        per_block = tier.block // tier.resolution
+        size = int(step // tier.resolution)
+        offset = block_start - plan_.start
+        slot0 = int(offset // step)
+        dense = len(times) == per_block and times[-1] == (per_block - 1) * tier.resolution * 1000
+        if (
+            dense and tier.block % step == 0 and offset % step == 0
+            and slot0 >= 0 and slot0 + per_block // size <= n
+        ):  # fmt: skip
+            _fill_dense(buckets, columns, slot0, size, wanted)
+            return
+    base = block_start - plan_.start
+    slots = [int((base + off / 1000) // step) for off in times]
     for out, m in enumerate(wanted):
         counts, lows, highs, totals = (
             buckets.count[out], buckets.low[out], buckets.high[out], buckets.total[out]
         )  # fmt: skip
-        for slot, row in zip(slots, block.rows, strict=True):
-            if not 0 <= slot < n:
+        if tier.raw:
+            column = columns[m]
+            stats = ((1, v, v, v) if v is not None else None for v in column)
+        else:
+            at = 4 * m
+            stats = (
+                (c, lo, hi, s) if c and lo is not None and hi is not None and s is not None
+                else None
+                for c, lo, hi, s in zip(
+                    columns[at], columns[at + 1], columns[at + 2], columns[at + 3], strict=True
+                )
+            )  # fmt: skip
+        for slot, stat in zip(slots, stats, strict=True):
+            if stat is None or not 0 <= slot < n:
                 continue
-            if raw:
-                v = row[m]
-                if v is None:
-                    continue
-                c, lo, hi, s = 1, v, v, v
-            else:
-                at = 4 * m
-                c = row[at] or 0
-                if not c:
-                    continue
-                low, high, total = row[at + 1], row[at + 2], row[at + 3]
-                if low is None or high is None or total is None:
-                    continue
-                lo, hi, s = low, high, total
+            c, lo, hi, s = stat
             if counts[slot]:
                 counts[slot] += c
                 totals[slot] += s
@@ -204,9 +275,10 @@ def run(
             width = len(GPU_METRICS if kind == "gpu" else HOST_METRICS)
             buckets = Buckets.empty(len(picked), plan_.points)
             if plan_.points:
+                indexes = [i for i, _ in picked]
                 for row in store.blocks_between(conn, info.id, plan_.tier, plan_.start, plan_.stop):
-                    block = Block.from_row(plan_.tier, row, width)
-                    _fill(buckets, block, plan_, [i for i, _ in picked])
+                    offsets, columns = _columns(row, plan_.tier, width, indexes)
+                    _fill(buckets, plan_.tier, row.start, offsets, columns, plan_, indexes)
             result = SeriesResult(
                 info.key, kind, info.name, info.gpu_index, info.first_seen, info.last_seen,
                 _finish([m for _, m in picked], buckets),

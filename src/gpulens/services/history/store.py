@@ -332,6 +332,14 @@ def blocks_between(
 
 
 def earliest(conn: sqlite3.Connection) -> int | None:
-    """The start of the oldest block of any tier: the first moment the store knows."""
-    row = conn.execute("SELECT min(start) FROM blocks").fetchone()
-    return None if row is None or row[0] is None else int(row[0])
+    """The start of the oldest block of any series and tier: the first moment the store
+    knows (one index lookup per series and tier, never a scan of the table)."""
+    found: list[int] = []
+    for (series,) in conn.execute("SELECT id FROM series").fetchall():
+        for tier in TIERS:
+            row = conn.execute(
+                "SELECT min(start) FROM blocks WHERE series = ? AND tier = ?", (series, tier.id)
+            ).fetchone()
+            if row[0] is not None:
+                found.append(int(row[0]))
+    return min(found, default=None)
