@@ -14,7 +14,8 @@ import contextlib
 import logging
 import socket
 import tempfile
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -27,8 +28,10 @@ from gpulens.api.security import GuardMiddleware, HostPolicy
 from gpulens.api.static import SpaFiles, find_static_dir
 from gpulens.config import Settings
 from gpulens.core.metrics.providers import Selection, select
+from gpulens.core.metrics.providers.replay import ReplayProvider
 from gpulens.core.metrics.system import SystemSource
-from gpulens.services.history.recorder import HistoryRecorder
+from gpulens.services.history.recorder import HistoryRecorder, Sample
+from gpulens.services.history.seed import replay_past
 from gpulens.services.messages import ClientConfig, TemperatureThresholds
 from gpulens.services.sampler import Sampler
 from gpulens.services.stream import Observer, Stream
@@ -95,7 +98,10 @@ def create_app(
         )
         app.state.sampler = sampler
         if history is not None:
-            history.start()
+            past: Iterable[Sample] = ()
+            if history.throwaway and isinstance(chosen.provider, ReplayProvider):
+                past = replay_past(chosen.provider, until=time.time())
+            history.start(prefill=past)
         await sampler.tick()  # the first sample is ready before the first client arrives
         tasks = [
             asyncio.create_task(sampler.run(), name="sampler"),

@@ -272,6 +272,8 @@ def run(
         for info in chosen:
             kind = "host" if info.key == HOST_KEY else "gpu"
             picked = select_metrics(kind, metrics)
+            if not picked and keys is None:
+                continue  # none of the metrics asked for is kept for this kind of series
             width = len(GPU_METRICS if kind == "gpu" else HOST_METRICS)
             buckets = Buckets.empty(len(picked), plan_.points)
             if plan_.points:

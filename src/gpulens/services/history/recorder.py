@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -50,6 +50,7 @@ QUEUE_MAX = 3_600  # samples waiting for the writer (an hour at 1 Hz)
 PENDING_MAX = 20_000  # finished blocks waiting for a store that cannot be written
 
 State = Literal["off", "starting", "ok", "paused"]
+Sample = tuple[float, list[GpuInfo], SystemInfo | None]  # when (Unix s), GPUs, host
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ class HistoryRecorder:
         self.clock = clock
         self.monotonic = monotonic
         self.stats = RecorderStats()
-        self._queue: deque[tuple[float, list[GpuInfo], SystemInfo]] = deque(maxlen=QUEUE_MAX)
+        self._queue: deque[Sample] = deque(maxlen=QUEUE_MAX)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -121,7 +122,7 @@ class HistoryRecorder:
         payload: Telemetry = update.sample.payload
         self.record(payload.timestamp.timestamp(), payload.gpus, payload.system)
 
-    def record(self, when: float, gpus: list[GpuInfo], system: SystemInfo) -> None:
+    def record(self, when: float, gpus: list[GpuInfo], system: SystemInfo | None) -> None:
         """Queue one sample taken at ``when`` (Unix seconds); never blocks."""
         if len(self._queue) == self._queue.maxlen:
             self.stats.dropped += 1
@@ -131,8 +132,12 @@ class HistoryRecorder:
     def status(self) -> HistoryStatus:
         return self._status
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="history", daemon=True)
+    def start(self, prefill: Iterable[Sample] = ()) -> None:
+        """Start the writer thread; it first writes ``prefill`` (older samples, in order:
+        the replay demo's past), then what ``record`` queues."""
+        self._thread = threading.Thread(
+            target=self._run, args=(prefill,), name="history", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -144,8 +149,14 @@ class HistoryRecorder:
 
     # --- the writer thread ------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _run(self, prefill: Iterable[Sample] = ()) -> None:
         self._open()
+        for count, sample in enumerate(prefill, 1):
+            if self._stop.is_set():
+                break
+            self._ingest(*sample)
+            if count % 3600 == 0:
+                self._flush()
         while not self._stop.is_set():
             self._wake.wait(1.0)
             self._wake.clear()
@@ -173,12 +184,15 @@ class HistoryRecorder:
 
     def _drain(self) -> None:
         while self._queue:
-            when, gpus, system = self._queue.popleft()
-            self.stats.samples += 1
-            for gpu in gpus:
-                row = gpu_row(gpu)
-                if row is not None:
-                    self._add(gpu.key, len(GPU_METRICS), when, row, gpu.name, gpu.id)
+            self._ingest(*self._queue.popleft())
+
+    def _ingest(self, when: float, gpus: list[GpuInfo], system: SystemInfo | None) -> None:
+        self.stats.samples += 1
+        for gpu in gpus:
+            row = gpu_row(gpu)
+            if row is not None:
+                self._add(gpu.key, len(GPU_METRICS), when, row, gpu.name, gpu.id)
+        if system is not None:
             self._add(HOST_KEY, len(HOST_METRICS), when, host_row(system), None, None)
 
     def _add(

@@ -49,6 +49,10 @@ class ReplayProvider:
         return None
 
     def sample(self) -> list[GpuInfo]:
-        offset = self._times[0] + (self._clock() - self._start) % self._duration
+        return self.frame_at(self._clock() - self._start)
+
+    def frame_at(self, elapsed: float) -> list[GpuInfo]:
+        """The GPUs as the recording has them ``elapsed`` seconds into its loop."""
+        offset = self._times[0] + elapsed % self._duration
         index = max(bisect.bisect_right(self._times, offset) - 1, 0)
         return list(self._recording.frames[index].gpus)
