@@ -123,17 +123,23 @@ class Series:
 
     def resume(self, stored: list[Block | None]) -> None:
         """Continue from the last stored block of each tier (after a restart): each open
-        bucket is rebuilt from the finer tier's entries that fall in it."""
+        bucket is rebuilt from the finer tier's entries that fall in it.
+
+        A tier's open bucket is the one its finer tier's last entry (the last sample, or
+        the last closed bucket) went into, which is not always the last sample's: just
+        past a minute, the minute before is still open (its last 10 s bucket closes with
+        the next one)."""
         self.blocks = list(stored)
         raw = stored[0]
         if raw is not None and raw.times:
             self.last_time = raw.start + raw.times[-1] / 1000
         for k in range(1, len(TIERS)):
             finer = stored[k - 1]
-            if finer is None or not finer.times or self.last_time is None:
+            if finer is None or not finer.times:
                 continue
             tier = TIERS[k]
-            bucket = int(self.last_time // tier.resolution) * tier.resolution
+            latest = finer.start + finer.times[-1] // 1000
+            bucket = latest // tier.resolution * tier.resolution
             stats = empty_stats(self.width)
             for offset, row in zip(finer.times, finer.rows, strict=True):
                 if bucket <= finer.start + offset // 1000 < bucket + tier.resolution:
