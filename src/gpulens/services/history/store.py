@@ -302,8 +302,11 @@ def used_bytes(conn: sqlite3.Connection) -> int:
 
 
 def release_pages(conn: sqlite3.Connection, pages: int = 256) -> None:
-    """Give at most ``pages`` free pages back to the file system."""
-    conn.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall()
+    """Give at most ``pages`` free pages back to the file system.
+
+    The pragma frees one page per step and its rows have no column, so ``execute``
+    (which stops there) freed one page a call; ``executescript`` steps it to the end."""
+    conn.executescript(f"PRAGMA incremental_vacuum({int(pages)});")
 
 
 # --- reading ---------------------------------------------------------------------------
