@@ -142,6 +142,7 @@ bench: venv build
 	$(BIN)/python bench/collector.py
 	$(BIN)/python bench/fanout.py --clients 100,500,1000 --seconds 10
 	$(BIN)/python bench/page.py --seconds 30
+	$(BIN)/python bench/history.py
 
 .PHONY: soak
 soak: venv

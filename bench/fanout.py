@@ -132,6 +132,12 @@ def start_server(kind: str, recording: Path, port: int) -> subprocess.Popen[byte
             "POLL_INTERVAL_MS": "250", "PORT": str(port), "WS_MAX_CLIENTS": "5000",
             "WS_BACKLOG": "10", "LOG_LEVEL": "WARNING",
         }  # fmt: skip
+        # "gpulens": no history; "gpulens+history": every sample written to a store of
+        # its own (a HISTORY_PATH, so the replay's 24 h prefill does not run).
+        if kind == "gpulens+history":
+            env["HISTORY_PATH"] = str(recording.parent / f"history-{port}.db")
+        else:
+            env["HISTORY"] = "off"
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -240,6 +246,10 @@ def main() -> None:
     parser.add_argument("--clients", default="100,500,1000")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--client", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--kinds", default="gpulens,gpulens+history,floor",
+        help="servers to compare: gpulens (HISTORY=off), gpulens+history, floor",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.client:
         port, count, warmup, seconds = args.client
@@ -254,12 +264,12 @@ def main() -> None:
         print(f"# fan-out: 8 GPUs × 4 processes (~{frame_bytes / 1024:.1f} KiB a frame), 250 ms, "
               f"{os.cpu_count()} CPUs")  # fmt: skip
         print(f"command: .venv/bin/python bench/fanout.py --clients {args.clients} "
-              f"--seconds {args.seconds:g}")  # fmt: skip
+              f"--seconds {args.seconds:g} --kinds {args.kinds}")  # fmt: skip
         print("| server | clients | connected | delivered | p50 ms | p99 ms | max ms "
               "| server CPU (cores) | RSS MiB |")  # fmt: skip
         print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for clients in (int(c) for c in args.clients.split(",")):
-            for kind in ("gpulens", "floor"):
+            for kind in args.kinds.split(","):
                 r = run_one(kind, recording, clients, args.seconds)
                 delivered = f"{int(r['received']) / max(int(r['expected']), 1):.0%}"
                 print(

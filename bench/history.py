@@ -14,11 +14,11 @@
 * query: a 90-day store for N GPUs, seeded block by block (the raw tier for
   its 14 days, every bucket tier for its whole retention, shaped like the
   synthetic jobs), then /api/history's query for 1 h ... 90 d over all
-  GPUs and all metrics: server time, median of 5. Baseline in the same run:
+  GPUs, all metrics and the page's six: server time, median of 5. Baseline in the same run:
   reading the same blocks from SQLite without decoding them.
 * --seed DIR: a store in DIR/history.db for the browser tests and the demo:
-  DAYS days up to now, 2 GPUs, with a gap of GAP-HOURS hours (the service
-  "stopped") two days ago.
+  DAYS days up to now for the replay demo's two GPUs (same UUIDs), with a gap
+  of GAP-HOURS hours (the service "stopped") two days ago.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from gpulens.core.metrics.providers.replay import ReplayProvider  # noqa: E402
 from gpulens.core.metrics.schema import Telemetry  # noqa: E402
 from gpulens.services.history import codec, query, store  # noqa: E402
 from gpulens.services.history.metrics import GPU_METRICS, HOST_KEY  # noqa: E402
@@ -196,16 +197,27 @@ def _make_rows(rng: random.Random, busy: bool, n: int) -> list[list[int | None]]
     return rows
 
 
-def seed(path: Path, gpus: int, days: float, gap: tuple[float, float] | None = None) -> int:
-    """A store with ``days`` of ``gpus`` synthetic GPUs up to now; returns blocks written."""
+def seed(
+    path: Path,
+    gpus: int,
+    days: float,
+    gap: tuple[float, float] | None = None,
+    names: list[tuple[str, str]] | None = None,
+) -> int:
+    """A store with ``days`` of ``gpus`` synthetic GPUs up to now (keyed and named by
+    ``names``' (key, name) when given); returns blocks written."""
     now = time.time()
     start = now - days * DAY
     rng = random.Random(11)
     conn = store.open_store(path)
     written = 0
     for g in range(gpus):
-        key = f"GPU-5e7d0000-0000-4000-8000-{g:012d}"
-        sid = store.add_series(conn, key, "NVIDIA H100 80GB HBM3", g, start)
+        key, name = (
+            names[g]
+            if names
+            else (f"GPU-5e7d0000-0000-4000-8000-{g:012d}", "NVIDIA H100 80GB HBM3")
+        )
+        sid = store.add_series(conn, key, name, g, start)
         # busy/idle timeline: switch every 1-9 h (busy) or 0.2-5 h (idle)
         switches: list[tuple[float, bool]] = []
         t, busy = start, rng.random() < 0.5
@@ -255,6 +267,10 @@ def seed(path: Path, gpus: int, days: float, gap: tuple[float, float] | None = N
     return written
 
 
+# What the page's history charts ask for: the four charts and the two limits they scale by.
+PAGE = ["utilization", "memoryUsed", "memoryTotal", "temperature", "powerUsage", "powerLimit"]
+
+
 def query_cost(gpus: int, days: float) -> dict[str, object]:
     out: dict[str, object] = {"gpus": gpus, "store_days": days}
     with tempfile.TemporaryDirectory() as tmp:
@@ -274,6 +290,11 @@ def query_cost(gpus: int, days: float) -> dict[str, object]:
                 t0 = time.perf_counter()
                 result = query.run(path, start=now - span, stop=now, step=None, now=now)
                 times.append(time.perf_counter() - t0)
+            page = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                query.run(path, start=now - span, stop=now, step=None, now=now, metrics=PAGE)
+                page.append(time.perf_counter() - t0)
             plan = query.plan(now - span, now, None, now)
             conn = store.connect(path, readonly=True)
             base = []
@@ -290,6 +311,7 @@ def query_cost(gpus: int, days: float) -> dict[str, object]:
                 "step_s": plan.step,
                 "points": plan.points,
                 "ms_median": round(statistics.median(times) * 1000, 1),
+                "ms_median_page_metrics": round(statistics.median(page) * 1000, 1),
                 "baseline_read_blocks_ms": round(statistics.median(base) * 1000, 1),
                 "json_kib": round(len(body) / 1024),
             }
@@ -312,7 +334,10 @@ def main() -> None:
         args.seed.mkdir(parents=True, exist_ok=True)
         now = time.time()
         gap = (now - 2 * DAY, now - 2 * DAY + args.gap_hours * 3600) if args.gap_hours else None
-        n = seed(args.seed / "history.db", 2, args.days, gap)
+        # The demo's GPUs (TELEMETRY_PROVIDER=replay), so the live cards and their past match.
+        demo = ReplayProvider().frame_at(0)
+        names = [(gpu.key, gpu.name) for gpu in demo]
+        n = seed(args.seed / "history.db", len(names), args.days, gap, names)
         print(json.dumps({"path": str(args.seed / "history.db"), "blocks": n, "gap": gap}))
         return
     report: dict[str, object] = {}
