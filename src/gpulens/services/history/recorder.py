@@ -10,7 +10,9 @@ What goes wrong is told, not fatal (``status``): a directory that cannot be
 created or written, a full disk or a database locked by another process pause the
 writing (the open blocks and up to ``PENDING_MAX`` finished ones wait in memory)
 and it is retried every ``RETRY_S`` seconds; a damaged or foreign file is moved
-aside and a new store started.
+aside and a new store started. Until the store has opened once, the samples wait
+in the queue instead: each series must first read its last stored blocks, or it
+would write over them.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ class HistoryRecorder:
         self._names: dict[str, tuple[str | None, int | None, float]] = {}
         self._pending: deque[Pending] = deque()
         self._clock_back_logged = False
+        self._opened = False  # the store has been opened once (the series read from it)
         self._last_flush = 0.0
         self._last_maintain = 0.0
         self.flushed = threading.Event()  # set after each flush attempt (for tests and bench)
@@ -173,31 +176,37 @@ class HistoryRecorder:
 
     def step(self) -> None:
         """One turn of the writer: take the queued samples, flush and maintain when due."""
-        self._drain()
         now = self.monotonic()
         if self._conn is None and now >= self._retry_at:
             self._open()
+        self._drain()
         if now - self._last_flush >= FLUSH_S:
             self._flush()
         if self._conn is not None and now - self._last_maintain >= MAINTAIN_S:
             self._maintain()
 
     def _drain(self) -> None:
+        if not self._opened:
+            return  # a series must continue its stored blocks, not overwrite them
         while self._queue:
             self._ingest(*self._queue.popleft())
 
     def _ingest(self, when: float, gpus: list[GpuInfo], system: SystemInfo | None) -> None:
         self.stats.samples += 1
+        taken = True
         for gpu in gpus:
             row = gpu_row(gpu)
             if row is not None:
-                self._add(gpu.key, len(GPU_METRICS), when, row, gpu.name, gpu.id)
+                taken &= self._add(gpu.key, len(GPU_METRICS), when, row, gpu.name, gpu.id)
         if system is not None:
-            self._add(HOST_KEY, len(HOST_METRICS), when, host_row(system), None, None)
+            taken &= self._add(HOST_KEY, len(HOST_METRICS), when, host_row(system), None, None)
+        if not taken:
+            self.stats.out_of_order += 1  # once per sample, like the other counts
 
     def _add(
         self, key: str, width: int, when: float, row: Row, name: str | None, index: int | None
-    ) -> None:
+    ) -> bool:
+        """Take one series' reading; False if it is not after the series' last one."""
         series = self._series.get(key)
         if series is None:
             series = self._series[key] = Series(0, width)
@@ -205,7 +214,6 @@ class HistoryRecorder:
         try:
             finished = series.add(when, row)
         except OutOfOrder:
-            self.stats.out_of_order += 1
             if not self._clock_back_logged:
                 self._clock_back_logged = True
                 log.warning(
@@ -213,11 +221,12 @@ class HistoryRecorder:
                     "went back; history resumes when it passes that time",
                     when, series.last_time or 0.0,
                 )  # fmt: skip
-            return
+            return False
         self._clock_back_logged = False
         self._names[key] = (name, index, when)
         for block in finished:
             self._finish(key, block)
+        return True
 
     def _finish(self, key: str, block: Block) -> None:
         row = block.to_row(0)
@@ -249,14 +258,17 @@ class HistoryRecorder:
         try:
             self._conn = store.open_store(self.path)
         except (OSError, sqlite3.Error, store.StoreUnusable) as exc:
-            self._pause(f"cannot open {self.path}: {_why(exc)}")
+            self._pause(f"cannot open the store: {_why(exc)}")  # the path: in the log only
             return
+        self._opened = True
         self._status = HistoryStatus("ok", str(self.path), bytes=self._size())
         log.info("history: writing to %s", self.path)
 
     def _pause(self, reason: str) -> None:
         if self._status.state != "paused" or self._status.reason != reason:
-            log.warning("history: paused, %s; retrying every %.0f s", reason, RETRY_S)
+            log.warning(
+                "history: paused (%s), %s; retrying every %.0f s", self.path, reason, RETRY_S
+            )
         self._status = HistoryStatus("paused", str(self.path), clean_reason(reason))
 
     def _flush(self) -> None:

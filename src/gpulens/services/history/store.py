@@ -21,7 +21,9 @@ batches and their pages returned a few at a time, never in one long pause.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -175,6 +177,10 @@ def open_store(path: Path) -> sqlite3.Connection:
     retries later.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not os.access(path, os.W_OK):
+        # Said before SQLite opens it: opened read-only, it leaves a read-only -shm beside
+        # it, which keeps the store unwritable after the file's permission comes back.
+        raise PermissionError(errno.EACCES, "the history file is read-only")
     for attempt in (1, 2):
         conn = connect(path)
         try:
