@@ -224,3 +224,14 @@ def test_static_dir_refuses_a_static_dir_without_index_html(
     assert (code, out) == (2, "")
     assert "STATIC_DIR" in err
     assert "has no index.html" in err
+
+
+def test_schema_history_describes_the_api_history_response(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _run(capsys, "schema", "--history")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["title"] == "gpulens GET /api/history response"
+    assert {"from", "to", "step", "tier", "times", "series"} <= set(schema["required"])
+    jsonschema.Draft202012Validator.check_schema(schema)

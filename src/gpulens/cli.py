@@ -40,9 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--interval-ms", type=int, help="sampling period (default: POLL_INTERVAL_MS)")
 
     schema = sub.add_parser("schema", help="print the telemetry payload's JSON Schema")
-    schema.add_argument(
+    which = schema.add_mutually_exclusive_group()
+    which.add_argument(
         "--all", action="store_true", help="every /ws/gpu message type, not only telemetry"
     )
+    which.add_argument("--history", action="store_true", help="the GET /api/history response")
     sub.add_parser(
         "static-dir",
         help="print the directory the dashboard is served from (for nginx's root)",
@@ -66,7 +68,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_schema(args: argparse.Namespace) -> int:
     from gpulens.services import messages
 
-    schema = messages.protocol_json_schema() if args.all else messages.telemetry_json_schema()
+    if args.history:
+        from gpulens.api.history import HistoryResponse
+
+        schema = HistoryResponse.model_json_schema(by_alias=True, mode="serialization")
+        schema["title"] = "gpulens GET /api/history response"
+    else:
+        schema = messages.protocol_json_schema() if args.all else messages.telemetry_json_schema()
     print(json.dumps(schema, indent=2))
     return 0
 

@@ -16,22 +16,62 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import Field
 from starlette.responses import Response
 
 from gpulens.api.deps import HistoryDep
+from gpulens.core.metrics.schema import CamelModel
 from gpulens.services.history import query
 from gpulens.services.history.metrics import GPU_METRICS, HOST_METRICS
 from gpulens.services.history.store import StoreUnusable
 
 router = APIRouter()
+
+
+class Stats(CamelModel):
+    """One metric of one series: a value per point (``None``: no sample there, a gap)."""
+
+    min: list[float | None]
+    mean: list[float | None]
+    max: list[float | None]
+
+
+class HistorySeries(CamelModel):
+    key: str = Field(description="The GPU's UUID (GpuInfo.key), or 'host'.")
+    kind: Literal["gpu", "host"]
+    name: str | None
+    index: int | None = Field(description="The GPU's last index; None for the host.")
+    first_seen: float = Field(description="Unix seconds.")
+    last_seen: float = Field(description="Unix seconds.")
+    values: dict[str, Stats] = Field(description="By metric name (see units).")
+
+
+class HistoryState(CamelModel):
+    state: Literal["off", "starting", "ok", "paused"]
+    reason: str | None
+
+
+class HistoryResponse(CamelModel):
+    """GET /api/history (docs/protocol.md)."""
+
+    start: float = Field(alias="from", description="The first point's start, Unix seconds.")
+    to: float
+    step: float = Field(gt=0, description="Seconds per point.")
+    tier: Literal["raw", "10s", "1m", "10m", "1h"]
+    resolution: int = Field(ge=0, description="The tier's bucket, s (0: each sample).")
+    earliest: float | None = Field(description="The first moment the store knows.")
+    status: HistoryState
+    units: dict[str, str]
+    times: list[float] = Field(description="Each point's start, Unix seconds.")
+    series: list[HistorySeries]
+
 
 DEFAULT_RANGE_S = 3600.0
 LATEST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z
@@ -83,7 +123,11 @@ def _wants_csv(request: Request, fmt: str | None) -> bool:
     return "text/csv" in accept and "application/json" not in accept
 
 
-@router.get("/api/history", response_model=None)
+@router.get(
+    "/api/history",
+    response_model=None,
+    responses={200: {"model": HistoryResponse, "description": "JSON; text/csv when asked"}},
+)
 async def history(
     request: Request,
     recorder: HistoryDep,
@@ -142,27 +186,33 @@ async def history(
     status = recorder.status()
     if as_csv:
         return _csv(result, start, stop)
-    body: dict[str, Any] = {
-        "from": result.plan.start,
-        "to": result.plan.stop,
-        "step": result.plan.step,
-        "tier": result.plan.tier.name,
-        "resolution": result.plan.tier.resolution,
-        "earliest": result.earliest,
-        "status": {"state": status.state, "reason": status.reason},
-        "units": {name: UNITS[name] for name in (wanted or UNITS)},
-        "times": result.times,
-        "series": [
-            {
-                "key": s.key, "kind": s.kind, "name": s.name, "index": s.index,
-                "firstSeen": s.first_seen, "lastSeen": s.last_seen, "values": s.values,
-            }
-            for s in result.series
-        ],
-    }  # fmt: skip
-    return Response(
-        json.dumps(body, separators=(",", ":"), allow_nan=False), media_type="application/json"
+    series = [
+        HistorySeries(
+            key=s.key,
+            kind="host" if s.kind == "host" else "gpu",
+            name=s.name,
+            index=s.index,
+            first_seen=s.first_seen,
+            last_seen=s.last_seen,
+            values={name: Stats(**stats) for name, stats in s.values.items()},
+        )
+        for s in result.series
+    ]
+    body = HistoryResponse.model_validate(
+        {
+            "from": result.plan.start,
+            "to": result.plan.stop,
+            "step": result.plan.step,
+            "tier": result.plan.tier.name,
+            "resolution": result.plan.tier.resolution,
+            "earliest": result.earliest,
+            "status": HistoryState(state=status.state, reason=status.reason),
+            "units": {name: UNITS[name] for name in (wanted or UNITS)},
+            "times": result.times,
+            "series": series,
+        }
     )
+    return Response(body.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def _csv(result: query.Result, start: float, stop: float) -> Response:
