@@ -119,10 +119,10 @@ def _fill_dense(
 ) -> None:
     """A complete rollup block whose points each cover ``size`` of its buckets: every
     point is inside this block, so each statistic is one pass of C-level min/max/sum."""
-    k = len(columns[0]) // size
     for out, m in enumerate(wanted):
         at = 4 * m
         counts, lows, highs, sums = columns[at], columns[at + 1], columns[at + 2], columns[at + 3]
+        k = len(counts) // size  # (the columns not asked for are left empty)
         c = list(map(sum, _groups(counts, size)))  # type: ignore[arg-type]  # counts: no None
         if None in lows:  # some buckets without a reading: the slow way, per point
             lo = [min((v for v in g if v is not None), default=None) for g in _groups(lows, size)]
@@ -266,6 +266,8 @@ def run(
         return Result(plan_, times, [], None)
     conn = store.connect(path, readonly=True)
     try:
+        if not conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'series'").fetchone():
+            return Result(plan_, times, [], None)  # just created: no table yet
         known = store.all_series(conn)
         chosen = [s for s in known if keys is None or s.key in keys][:MAX_SERIES]
         results: list[SeriesResult] = []
@@ -287,7 +289,7 @@ def run(
             )  # fmt: skip
             results.append(result)
         first = store.earliest(conn)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, codec.CorruptBlock) as exc:
         raise store.StoreUnusable(str(exc)) from exc
     finally:
         conn.close()
