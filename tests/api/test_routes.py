@@ -1,17 +1,21 @@
-"""The HTTP and WebSocket routes in-process: health (GET and HEAD), config, ``/ws/gpu``'s
-hello and telemetry, and the client cap."""
+"""The HTTP and WebSocket routes in-process: health (GET and HEAD, with the history
+store's state), config, ``/ws/gpu``'s hello and telemetry, and the client cap."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from gpulens.api.app import create_app
 from gpulens.config import Settings
-from tests.fakes import HOST, FakeSystem, selection
+from gpulens.services.history.recorder import HistoryRecorder
+from tests.fakes import HOST, FakeSystem, make_client, selection
 from tests.live import live, receive
 
 
@@ -104,3 +108,47 @@ def test_client_cap_refuses_cleanly_and_health_still_answers() -> None:
                 receive(second)
             assert info.value.rcvd is not None and info.value.rcvd.code == 1013
         assert httpx.get(f"http://{address}/api/health").status_code == 200
+
+
+# -- the history store's state ---------------------------------------------------------
+
+
+def _recorder(client: TestClient) -> HistoryRecorder:
+    assert isinstance(client.app, FastAPI)
+    recorder: HistoryRecorder = client.app.state.history
+    return recorder
+
+
+def test_health_says_history_is_ok_after_a_flush(tmp_path: Path) -> None:
+    with make_client(history_path=str(tmp_path / "history.db")) as c:
+        assert _recorder(c).flushed.wait(10)
+        history = c.get("/api/health").json()["history"]
+    assert history["state"] == "ok" and history["reason"] is None
+    assert history["bytes"] > 0
+
+
+def test_health_says_history_is_paused_and_why_and_telemetry_goes_on(tmp_path: Path) -> None:
+    """The state directory cannot be made (its parent is a file): history pauses with a
+    reason that does not give the file's path away; the samples still stream."""
+    (tmp_path / "state").write_text("a file where the directory should be")
+    with make_client(history_path=str(tmp_path / "state" / "gpulens" / "history.db")) as c:
+        assert _recorder(c).flushed.wait(10)
+        body = c.get("/api/health").json()
+        with c.websocket_connect("/ws/gpu") as ws:
+            hello = ws.receive_json()
+            message = ws.receive_json()
+            while message["type"] != "telemetry":
+                message = ws.receive_json()
+    history = body["history"]
+    assert history["state"] == "paused" and history["bytes"] is None
+    assert "directory" in history["reason"].lower()
+    assert str(tmp_path) not in history["reason"] and "history.db" not in history["reason"]
+    assert body["status"] == "ok" and body["lastSampleAgeS"] is not None
+    assert hello["type"] == "hello" and len(message["gpus"]) == 2
+
+
+def test_health_says_history_is_off() -> None:
+    with make_client(history=False) as c:
+        assert c.get("/api/health").json()["history"] == {
+            "state": "off", "reason": None, "bytes": None
+        }  # fmt: skip
