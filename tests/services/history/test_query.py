@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gpulens.core.metrics.schema import GpuInfo
-from gpulens.services.history import query, recorder, store
+from gpulens.services.history import codec, query, recorder, store
 from gpulens.services.history.metrics import HOST_KEY
 from gpulens.services.history.query import MAX_POINTS, QueryError, plan, run
 from gpulens.services.history.store import DAY, TIERS, BlockRow
@@ -346,3 +346,31 @@ def test_the_known_metric_names() -> None:
     names = query.known_metric_names()
     assert {"utilization", "memoryUsed", "cpuUsage", "loadAverage"} <= names
     assert len(TIERS) == 5
+
+
+def test_blocks_stored_before_a_metric_was_added_read_it_as_none(tmp_path: Path) -> None:
+    """Blocks with only the first metric (as an older gpulens would have kept): the
+    metrics added since are None, in the raw tier and in a complete rollup block."""
+    path = tmp_path / "history.db"
+    conn = store.open_store(path)
+    sid = store.add_series(conn, "GPU-a", "H200", 0, NOW - DAY)
+    start = int(NOW - 2 * HOUR)  # a 1 m block: 60 buckets, each count 6, 30-40 %
+    buckets = [[6] * 60, [300] * 60, [400] * 60, [2100] * 60]
+    rollup = codec.encode([i * 60_000 for i in range(60)], buckets)
+    raw = codec.encode([i * 1000 for i in range(60)], [[500] * 60])
+    store.put_blocks(
+        conn,
+        [
+            BlockRow(sid, 2, start, start + HOUR, 60, rollup),
+            BlockRow(sid, 0, int(NOW - 60), int(NOW), 60, raw),
+        ],
+    )
+    conn.close()
+    day = run(path, start=NOW - DAY, stop=NOW, step=None, now=NOW)
+    at = day.times.index(start)
+    util, power = values(day, "GPU-a", "utilization"), values(day, "GPU-a", "powerUsage")
+    assert (util["min"][at], util["mean"][at], util["max"][at]) == (30.0, 35.0, 40.0)
+    assert all(v is None for stats in power.values() for v in stats)
+    minute = run(path, start=NOW - 60, stop=NOW, step=None, now=NOW)
+    assert values(minute, "GPU-a", "utilization")["mean"] == [50.0] * 60
+    assert values(minute, "GPU-a", "memoryUsed")["mean"] == [None] * 60
