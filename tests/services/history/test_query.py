@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gpulens.core.metrics.schema import GpuInfo
 from gpulens.services.history import codec, query, recorder, store
-from gpulens.services.history.metrics import HOST_KEY
+from gpulens.services.history.metrics import GPU_METRICS, HOST_KEY
 from gpulens.services.history.query import MAX_POINTS, QueryError, plan, run
 from gpulens.services.history.store import DAY, TIERS, BlockRow
 from tests.fakes import gpu
@@ -164,16 +164,34 @@ def test_a_file_that_is_no_store_cannot_be_read(tmp_path: Path) -> None:
         run(path, start=NOW - HOUR, stop=NOW, step=None, now=NOW)
 
 
-def test_a_damaged_block_cannot_be_read(tmp_path: Path) -> None:
-    """A blob SQLite keeps intact but that is no block (a bit flipped under zlib's check
-    cannot pass; this is what reaches the codec): the store cannot be read, no 500."""
+def test_a_damaged_block_is_a_gap_and_the_rest_is_answered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A blob SQLite keeps intact but that is no block (what reaches the codec when a bit
+    flips under zlib's check): that block's minute is a gap, logged once; the others are
+    answered, never a 500 or a whole range lost."""
     path = tmp_path / "history.db"
     conn = store.open_store(path)
-    sid = store.add_series(conn, "GPU-a", "H200", 0, NOW)
-    store.put_blocks(conn, [BlockRow(sid, 0, NOW - 60, NOW, 1, b"not zlib")])
+    sid = store.add_series(conn, "GPU-a", "H200", 0, NOW - 180)
+    start = int(NOW // 60) * 60 - 180
+    good = [[500]] + [[None]] * (len(GPU_METRICS) - 1)  # utilization 50.0 %
+    store.put_blocks(
+        conn,
+        [
+            BlockRow(sid, 0, start, start + 1, 1, codec.encode([0], good)),
+            BlockRow(sid, 0, start + 60, start + 61, 1, b"not zlib"),
+            BlockRow(sid, 0, start + 120, start + 121, 1, codec.encode([0], good)),
+        ],
+    )
     conn.close()
-    with pytest.raises(store.StoreUnusable):
-        run(path, start=NOW - HOUR, stop=NOW, step=None, now=NOW)
+    with caplog.at_level("WARNING", logger="gpulens.history"):
+        result = run(path, start=start, stop=start + 180, step=None, now=NOW)
+        run(path, start=start, stop=start + 180, step=None, now=NOW)
+    assert result.plan.tier.name == "raw" and result.plan.step == 1
+    util = result.series[0].values["utilization"]["mean"]
+    assert [util[0], util[60], util[120]] == [50.0, None, 50.0]
+    warned = [r for r in caplog.records if "skipped a damaged block" in r.getMessage()]
+    assert len(warned) == 1
 
 
 def test_the_raw_samples_are_each_where_they_were(history: Path) -> None:

@@ -11,15 +11,20 @@ series shares one time grid; a bucket with no data is ``None`` in every list
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpulens.core.metrics.text import OnceLog
 from gpulens.services.history import codec, store
 from gpulens.services.history.metrics import GPU_METRICS, HOST_KEY, HOST_METRICS, Metric
+from gpulens.services.history.rollup import stored_columns
 from gpulens.services.history.store import TIERS, Tier
+
+_bad_blocks = OnceLog(logging.getLogger("gpulens.history"))
 
 MAX_POINTS = 1000
 MIN_POINTS = 500
@@ -94,20 +99,6 @@ class Buckets:
             [[None] * points for _ in range(metrics)],
             [[0] * points for _ in range(metrics)],
         )
-
-
-def _columns(
-    row: store.BlockRow, tier: Tier, metrics: int, wanted: Sequence[int]
-) -> tuple[list[int], list[Col]]:
-    """A stored block's times and the ``wanted`` metrics' columns (the others empty),
-    padded for metrics added after it was written."""
-    per = 1 if tier.raw else 4
-    times, columns = codec.decode(row.data, {per * m + i for m in wanted for i in range(per)})
-    want = metrics if tier.raw else 4 * metrics
-    n = len(times)
-    for i in range(len(columns), want):
-        columns.append([0] * n if not tier.raw and i % 4 == 0 else [None] * n)
-    return times, columns
 
 
 def _groups(column: Col, size: int) -> Iterator[tuple[int | None, ...]]:
@@ -281,7 +272,15 @@ def run(
             if plan_.points:
                 indexes = [i for i, _ in picked]
                 for row in store.blocks_between(conn, info.id, plan_.tier, plan_.start, plan_.stop):
-                    offsets, columns = _columns(row, plan_.tier, width, indexes)
+                    try:
+                        offsets, columns = stored_columns(row, plan_.tier, width, indexes)
+                    except codec.CorruptBlock as exc:  # one bad block is a gap, not an error
+                        _bad_blocks.warning(
+                            f"{info.key}/{row.tier}/{row.start}",
+                            "history: skipped a damaged block (%s, tier %s, from %s): %s",
+                            info.key, plan_.tier.name, row.start, exc,
+                        )  # fmt: skip
+                        continue
                     _fill(buckets, plan_.tier, row.start, offsets, columns, plan_, indexes)
             result = SeriesResult(
                 info.key, kind, info.name, info.gpu_index, info.first_seen, info.last_seen,
@@ -289,7 +288,7 @@ def run(
             )  # fmt: skip
             results.append(result)
         first = store.earliest(conn)
-    except (sqlite3.DatabaseError, codec.CorruptBlock) as exc:
+    except sqlite3.DatabaseError as exc:
         raise store.StoreUnusable(str(exc)) from exc
     finally:
         conn.close()

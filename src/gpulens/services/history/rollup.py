@@ -15,6 +15,7 @@ sample twice and none misses more than the last few seconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gpulens.services.history import codec
@@ -96,15 +97,26 @@ class Block:
 
     @classmethod
     def from_row(cls, tier: Tier, row: BlockRow, metrics: int) -> Block:
-        """Decode a stored block of ``metrics`` metrics; one stored before a metric was
-        added reads that metric as never seen."""
-        times, columns = codec.decode(row.data)
-        n = len(times)
-        want = metrics if tier.raw else 4 * metrics
-        for i in range(len(columns), want):
-            columns.append([0] * n if not tier.raw and i % 4 == 0 else [None] * n)
-        rows = [list(r) for r in zip(*columns[:want], strict=True)] if want else []
+        """Decode a stored block of ``metrics`` metrics."""
+        times, columns = stored_columns(row, tier, metrics)
+        rows = [list(r) for r in zip(*columns, strict=True)] if columns else []
         return cls(tier, row.start, times, rows or [[] for _ in times])
+
+
+def stored_columns(
+    row: BlockRow, tier: Tier, metrics: int, wanted: Sequence[int] | None = None
+) -> tuple[list[int], list[list[int | None]]]:
+    """A stored block's times and columns for ``metrics`` metrics (1 column each in the
+    raw tier, count/min/max/sum in the others); only the ``wanted`` metrics' are read
+    (the others come back empty). A block stored before a metric was added reads that
+    metric as never seen."""
+    per = 1 if tier.raw else 4
+    columns_wanted = None if wanted is None else {per * m + i for m in wanted for i in range(per)}
+    times, columns = codec.decode(row.data, columns_wanted)
+    n = len(times)
+    for i in range(len(columns), per * metrics):
+        columns.append([0] * n if per == 4 and i % 4 == 0 else [None] * n)
+    return times, columns[: per * metrics]
 
 
 class OutOfOrder(Exception):
