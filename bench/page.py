@@ -6,11 +6,14 @@ Chromium is driven over the DevTools protocol. Measured, for the dashboard
 and for a blank page in the same run:
 
 * main-thread busy: ΔTaskDuration / Δwall (Performance.getMetrics) between
-  5 s and the end;
+  5 s and the end, and the part of it spent running JavaScript (ΔScriptDuration);
 * frames per second (requestAnimationFrame callbacks);
 * long tasks (> 50 ms, PerformanceObserver) after the first GPU numbers;
 * JS heap after 5 s and at the end, each after a forced garbage collection;
-* time from navigation start to the first GPU card showing a number.
+* time from navigation start to the first GPU card showing a number;
+* bytes transferred for the first load (Resource Timing ``transferSize`` of the
+  page and everything it loaded, headers included, a cold cache), of which
+  JavaScript, and the Content-Encoding the entry script came with.
 """
 
 from __future__ import annotations
@@ -86,9 +89,24 @@ def chromium() -> str:
     raise SystemExit("chromium not found: scripts/system-packages.sh chromium")
 
 
-async def measure(
-    cdp: Cdp, url: str, seconds: float, throttle: float = 1.0
-) -> dict[str, float | None]:
+LOADED = """
+(async () => {
+  const all = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+  const js = all.filter((e) => /\\.m?js(\\?|$)/.test(e.name));
+  const sum = (list, key) => list.reduce((total, e) => total + (e[key] || 0), 0);
+  const entry = document.querySelector('script[type="module"][src]');
+  let encoding = null;
+  if (entry) {
+    const response = await fetch(entry.src, { cache: 'no-store' });
+    encoding = response.headers.get('content-encoding') || 'identity';
+  }
+  return { transfer: sum(all, 'transferSize'), js_transfer: sum(js, 'transferSize'),
+           js_decoded: sum(js, 'decodedBodySize'), encoding };
+})()
+"""
+
+
+async def measure(cdp: Cdp, url: str, seconds: float, throttle: float = 1.0) -> dict[str, Any]:
     target = await cdp.call("Target.createTarget", url="about:blank")
     session = (await cdp.call("Target.attachToTarget", targetId=target["targetId"], flatten=True))[
         "sessionId"
@@ -103,7 +121,9 @@ async def measure(
     await cdp.call("Page.navigate", session, url=url)
 
     async def evaluate(expr: str) -> Any:
-        result = await cdp.call("Runtime.evaluate", session, expression=expr, returnByValue=True)
+        result = await cdp.call(
+            "Runtime.evaluate", session, expression=expr, returnByValue=True, awaitPromise=True
+        )
         return result["result"].get("value")
 
     async def metrics() -> dict[str, float]:
@@ -127,9 +147,11 @@ async def measure(
     )
     long_tasks = await evaluate("window.__long") or []
     after = [d for s, d in long_tasks if first is not None and s > first]
+    loaded = await evaluate(LOADED)
     await cdp.call("Target.closeTarget", targetId=target["targetId"])
     return {
         "busy": (m1["TaskDuration"] - m0["TaskDuration"]) / (t1 - t0),
+        "script": (m1["ScriptDuration"] - m0["ScriptDuration"]) / (t1 - t0),
         "fps": (f1 - f0) / (t1 - t0),
         "long_after_first": len(after),
         "longest_after_first_ms": max(after) if after else 0.0,
@@ -137,10 +159,14 @@ async def measure(
         "heap_end_mib": heap1 / 2**20,
         "first_numbers_ms": first,
         "dom_content_loaded_ms": scripts_done,
+        "transfer_kb": loaded["transfer"] / 1024,
+        "js_transfer_kb": loaded["js_transfer"] / 1024,
+        "js_decoded_kb": loaded["js_decoded"] / 1024,
+        "encoding": loaded["encoding"],
     }
 
 
-async def run(port: int, seconds: float, throttle: float) -> dict[str, dict[str, float | None]]:
+async def run(port: int, seconds: float, throttle: float) -> dict[str, dict[str, Any]]:
     debug_port = free_port()
     with tempfile.TemporaryDirectory() as profile:
         browser = subprocess.Popen(
@@ -172,27 +198,36 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--cpu-throttle", type=float, default=1.0, help="CPU slowdown, e.g. 4")
+    parser.add_argument(
+        "--dist", type=Path, default=DIST, help="the built dashboard (another build: a baseline)"
+    )
     args = parser.parse_args()
-    if not (DIST / "index.html").is_file():
-        raise SystemExit("frontend/dist is missing: run `make build` first")
+    dist: Path = args.dist.resolve()
+    if not (dist / "index.html").is_file():
+        raise SystemExit(f"{dist} has no index.html: run `make build` first")
     with tempfile.TemporaryDirectory() as tmp:
         recording = eight_gpu_recording(Path(tmp) / "eight.jsonl.gz")
-        with gpulens_server(REPLAY_FILE=str(recording), STATIC_DIR=str(DIST)) as (port, _):
+        with gpulens_server(REPLAY_FILE=str(recording), STATIC_DIR=str(dist)) as (port, _):
             results = asyncio.run(run(port, args.seconds, args.cpu_throttle))
     print(f"# page: 8 GPUs, 4 updates/s, {args.seconds:g} s, headless Chromium 1440×900, "
           f"{os.cpu_count()} CPUs, CPU throttle {args.cpu_throttle:g}×")  # fmt: skip
+    extra = "" if dist == DIST.resolve() else f" --dist {args.dist}"
     print(f"command: .venv/bin/python bench/page.py --seconds {args.seconds:g} "
-          f"--cpu-throttle {args.cpu_throttle:g}")  # fmt: skip
-    print("| page | main thread busy | fps | long tasks after first numbers (longest ms) "
-          "| JS heap 5 s → end MiB | DOMContentLoaded ms | first GPU numbers ms |")  # fmt: skip
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+          f"--cpu-throttle {args.cpu_throttle:g}{extra}")  # fmt: skip
+    print("| page | main thread busy (of which script) | fps "
+          "| long tasks after first numbers (longest ms) | JS heap 5 s → end MiB "
+          "| DOMContentLoaded ms | first GPU numbers ms "
+          "| first load transferred KB (of which JS; JS decoded) | entry script encoding |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for name, r in results.items():
         first = "–" if r["first_numbers_ms"] is None else f"{r['first_numbers_ms']:.0f}"
         dcl = "–" if not r["dom_content_loaded_ms"] else f"{r['dom_content_loaded_ms']:.0f}"
         print(
-            f"| {name} | {r['busy']:.1%} | {r['fps']:.0f} | {r['long_after_first']} "
-            f"({r['longest_after_first_ms']:.0f}) | {r['heap5_mib']:.1f} → {r['heap_end_mib']:.1f} "
-            f"| {dcl} | {first} |"
+            f"| {name} | {r['busy']:.1%} ({r['script']:.1%}) | {r['fps']:.0f} "
+            f"| {r['long_after_first']} ({r['longest_after_first_ms']:.0f}) "
+            f"| {r['heap5_mib']:.1f} → {r['heap_end_mib']:.1f} "
+            f"| {dcl} | {first} | {r['transfer_kb']:.1f} ({r['js_transfer_kb']:.1f}; "
+            f"{r['js_decoded_kb']:.1f}) | {r['encoding'] or '–'} |"
         )
 
 
