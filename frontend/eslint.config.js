@@ -24,7 +24,7 @@ const boundary = (files, ...patterns) => ({
 });
 
 export default tseslint.config(
-  { ignores: ['dist', 'node_modules', 'test-results', 'playwright-report', '.scratch', 'src/api/protocol.gen.ts', 'src/api/protocol.validate.gen.js'] },
+  { ignores: ['dist', 'node_modules', 'test-results', 'playwright-report', '.scratch', 'src/api/*.gen.ts', 'src/api/*.validate.gen.js'] },
   {
     files: ['**/*.{ts,tsx}'],
     extends: [js.configs.recommended, ...tseslint.configs.strict],

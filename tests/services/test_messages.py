@@ -31,15 +31,24 @@ from gpulens.services.messages import (
 from tests.fakes import FakeProvider, FakeSystem, gpu, selection
 from tests.live import serve_in_thread
 
-COMMITTED = Path(__file__).resolve().parents[2] / "frontend/src/api/protocol.schema.json"
+FRONTEND_API = Path(__file__).resolve().parents[2] / "frontend/src/api"
+COMMITTED = FRONTEND_API / "protocol.schema.json"
 
 
 def test_frontend_schema_matches_the_backend() -> None:
     committed = json.loads(COMMITTED.read_text())
     assert committed == protocol_json_schema(), (
         "frontend/src/api/protocol.schema.json is stale: run "
-        "`.venv/bin/gpulens schema --all > frontend/src/api/protocol.schema.json` "
-        "then `cd frontend && npm run gen:types`"
+        "`cd frontend && npm run gen:schema` and commit what it rewrites"
+    )
+
+
+def test_frontend_history_schema_matches_the_backend() -> None:
+    """The page validates GET /api/history with code generated from its committed copy."""
+    committed = json.loads((FRONTEND_API / "history.schema.json").read_text())
+    assert committed == published_schema("--history"), (
+        "frontend/src/api/history.schema.json is stale: run "
+        "`cd frontend && npm run gen:schema` and commit what it rewrites"
     )
 
 
@@ -65,10 +74,10 @@ MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def published_schema() -> dict[str, Any]:
-    """What ``gpulens schema --all`` prints, from the command itself."""
+def published_schema(which: str = "--all") -> dict[str, Any]:
+    """What ``gpulens schema --all`` (or ``--history``) prints, from the command itself."""
     out = subprocess.run(
-        [sys.executable, "-m", "gpulens", "schema", "--all"],
+        [sys.executable, "-m", "gpulens", "schema", which],
         capture_output=True, text=True, check=True, timeout=60,
     )  # fmt: skip
     schema: dict[str, Any] = json.loads(out.stdout)

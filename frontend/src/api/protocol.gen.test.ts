@@ -1,23 +1,38 @@
 // @vitest-environment node
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-// Same code as `npm run gen:protocol`, so the check and the generator cannot drift apart.
+// Same code and the same list as `npm run gen:protocol`, so the check and the generator cannot drift apart.
+import { SCHEMAS } from '../../scripts/protocol-schemas.mjs';
 import { generateTypes } from '../../scripts/protocol-types.mjs';
 
 const read = (name: string) => readFileSync(new URL(name, import.meta.url), 'utf8');
 
-describe('protocol.gen.ts', () => {
-  it('is exactly what json-schema-to-typescript makes of protocol.schema.json', async () => {
-    const schema: unknown = JSON.parse(read('./protocol.schema.json'));
-    const fresh = await generateTypes(schema);
+describe.each(SCHEMAS)('$types', (entry) => {
+  it(`is exactly what json-schema-to-typescript makes of $schema`, async () => {
+    const schema: unknown = JSON.parse(read(`./${entry.schema}`));
+    const fresh = await generateTypes(schema, entry);
     // If this fails: npm run gen:protocol, and commit the result.
-    expect(read('./protocol.gen.ts')).toBe(fresh);
+    expect(read(`./${entry.types}`)).toBe(fresh);
   });
+});
 
-  it('covers every server message type', () => {
+describe('the generated types', () => {
+  it('cover every server message type', () => {
     const generated = read('./protocol.gen.ts');
     for (const name of ['Telemetry', 'Hello', 'GpuChange', 'Status', 'Heartbeat', 'ErrorMessage']) {
       expect(generated).toContain(`export interface ${name} {`);
     }
+  });
+
+  it('cover the history response and its parts', () => {
+    const generated = read('./history.gen.ts');
+    for (const name of ['HistoryResponse', 'HistoryState', 'HistorySeries', 'Stats']) {
+      expect(generated).toContain(`export interface ${name} {`);
+    }
+  });
+
+  it('the generator knows every committed schema', () => {
+    const committed = ['history.schema.json', 'protocol.schema.json'];
+    expect(SCHEMAS.map((s) => s.schema).sort()).toEqual(committed);
   });
 });

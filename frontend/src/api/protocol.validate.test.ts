@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 // Same code as `npm run gen:protocol`, so the check and the generator cannot drift apart.
+import { SCHEMAS } from '../../scripts/protocol-schemas.mjs';
 import { generateValidators, messageTypes, prepareValidationSchema } from '../../scripts/protocol-validators.mjs';
+import historyGap from '../test/fixtures/history-gap.json';
 import { helloMsg, rawNoSource, rawNvtop, rawReplay, telemetryMsg } from '../test/payloads';
+import { HistoryResponse } from './history.validate.gen';
 import { validators } from './protocol.validate.gen';
 
 type Json = Record<string, unknown>;
@@ -12,19 +15,21 @@ type Json = Record<string, unknown>;
 const read = (name: string) => readFileSync(new URL(name, import.meta.url), 'utf8');
 const schema = JSON.parse(read('./protocol.schema.json')) as { $defs: Record<string, unknown> };
 
-describe('protocol.validate.gen.js', () => {
-  it('is exactly what the generator makes of protocol.schema.json', () => {
-    const fresh = generateValidators(schema);
+describe.each(SCHEMAS)('$validators.js', (entry) => {
+  it('is exactly what the generator makes of $schema', () => {
+    const fresh = generateValidators(JSON.parse(read(`./${entry.schema}`)), entry);
     // If this fails: npm run gen:protocol, and commit the result.
-    expect(read('./protocol.validate.gen.js')).toBe(fresh.js);
-    expect(read('./protocol.validate.gen.d.ts')).toBe(fresh.dts);
+    expect(read(`./${entry.validators}.js`)).toBe(fresh.js);
+    expect(read(`./${entry.validators}.d.ts`)).toBe(fresh.dts);
   });
 
   it('is plain code the page can run under script-src \'self\': no eval, no imports', () => {
-    const js = read('./protocol.validate.gen.js');
+    const js = read(`./${entry.validators}.js`);
     expect(js).not.toMatch(/\beval\s*\(|new Function|\brequire\s*\(|^\s*import\b/m);
   });
+});
 
+describe('protocol.validate.gen.js', () => {
   it('has a validator for every server message type', () => {
     expect(Object.keys(validators).sort()).toEqual(
       ['error', 'gpuAdded', 'gpuRemoved', 'heartbeat', 'hello', 'status', 'telemetry'],
@@ -32,6 +37,32 @@ describe('protocol.validate.gen.js', () => {
     expect(messageTypes(schema)).toMatchObject({ gpuAdded: 'GpuChange', gpuRemoved: 'GpuChange' });
   });
 });
+
+const replacements: unknown[] = [null, -1, 0, 1.5, 33, 101, 1e6, 'x', 'ok', true, [], {}, [1, 2, 3]];
+
+/** Every message with one value replaced or removed, at every path. */
+function* mutations(message: Json): Generator<Json> {
+  const paths: (string | number)[][] = [];
+  const walk = (node: unknown, path: (string | number)[]) => {
+    if (Array.isArray(node)) node.slice(0, 2).forEach((child, i) => walk(child, [...path, i]));
+    else if (node !== null && typeof node === 'object') {
+      for (const [key, child] of Object.entries(node)) walk(child, [...path, key]);
+    }
+    if (path.length > 0) paths.push(path);
+  };
+  walk(message, []);
+  for (const path of paths) {
+    for (const value of [...replacements, undefined]) {
+      const copy = structuredClone(message);
+      let parent = copy as Record<string | number, unknown>;
+      for (const step of path.slice(0, -1)) parent = parent[step] as Record<string | number, unknown>;
+      const last = path[path.length - 1]!;
+      if (value === undefined && !Array.isArray(parent)) Reflect.deleteProperty(parent, last);
+      else parent[last] = value;
+      yield copy;
+    }
+  }
+}
 
 /**
  * The generator rewrites the schema a little (see prepareValidationSchema).
@@ -53,32 +84,6 @@ describe('the generated validators judge like the schema itself', () => {
     { type: 'heartbeat', timestamp: ts, seq: 4 },
     { type: 'error', code: 'closed', message: 'bye' },
   ];
-  const replacements: unknown[] = [null, -1, 0, 1.5, 33, 101, 1e6, 'x', 'ok', true, [], {}, [1, 2, 3]];
-
-  /** Every message with one value replaced or removed, at every path. */
-  function* mutations(message: Json): Generator<Json> {
-    const paths: (string | number)[][] = [];
-    const walk = (node: unknown, path: (string | number)[]) => {
-      if (Array.isArray(node)) node.slice(0, 2).forEach((child, i) => walk(child, [...path, i]));
-      else if (node !== null && typeof node === 'object') {
-        for (const [key, child] of Object.entries(node)) walk(child, [...path, key]);
-      }
-      if (path.length > 0) paths.push(path);
-    };
-    walk(message, []);
-    for (const path of paths) {
-      for (const value of [...replacements, undefined]) {
-        const copy = structuredClone(message);
-        let parent = copy as Record<string | number, unknown>;
-        for (const step of path.slice(0, -1)) parent = parent[step] as Record<string | number, unknown>;
-        const last = path[path.length - 1]!;
-        if (value === undefined && !Array.isArray(parent)) Reflect.deleteProperty(parent, last);
-        else parent[last] = value;
-        yield copy;
-      }
-    }
-  }
-
   it('on the real captures and every one-field mutation of them', () => {
     const byType = messageTypes(schema);
     let checked = 0;
@@ -96,6 +101,27 @@ describe('the generated validators judge like the schema itself', () => {
       }
     }
     expect(checked).toBeGreaterThan(4000);
+    expect(rejected).toBeGreaterThan(checked / 2);
+  });
+});
+
+describe('history.validate.gen.js judges like history.schema.json itself', () => {
+  const historySchema = JSON.parse(read('./history.schema.json')) as Json;
+  const reference = new Ajv2020({ allowUnionTypes: true, removeAdditional: true, strictTuples: false });
+  const judge = reference.compile(historySchema);
+
+  it('on a real answer (two GPUs, the host, a gap) and every one-field mutation of it', () => {
+    let checked = 0;
+    let rejected = 0;
+    for (const candidate of [historyGap as Json, ...mutations(historyGap as Json)]) {
+      const expected = judge(structuredClone(candidate));
+      const actual = HistoryResponse(structuredClone(candidate));
+      if (actual !== expected) throw new Error(`${JSON.stringify(candidate)}: schema says ${expected}, generated says ${actual}`);
+      checked += 1;
+      if (!actual) rejected += 1;
+    }
+    expect(HistoryResponse(structuredClone(historyGap))).toBe(true);
+    expect(checked).toBeGreaterThan(2000);
     expect(rejected).toBeGreaterThan(checked / 2);
   });
 });
