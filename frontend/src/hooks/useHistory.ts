@@ -1,0 +1,48 @@
+import { useCallback, useEffect, useState } from 'react';
+import { fetchHistory, type HistoryFailure, type HistoryQuery, type HistoryResponse } from '../api/history';
+
+export type HistoryState =
+  /** `previous`: the answer shown before, while the new one loads (null the first time). */
+  | { readonly state: 'loading'; readonly previous: HistoryResponse | null }
+  | { readonly state: 'ok'; readonly data: HistoryResponse }
+  | { readonly state: 'error'; readonly error: HistoryFailure };
+
+/**
+ * Fetches the history for `resolve()`'s range whenever `key` changes (or on
+ * `reload`); the request before is aborted, so only the newest answer is shown.
+ * `resolve` is called when the request starts: a preset ("the last 24 h")
+ * ends at that moment.
+ */
+export function useHistory(
+  key: string,
+  resolve: () => HistoryQuery | null,
+  fetcher: typeof fetchHistory = fetchHistory,
+): HistoryState & { reload: () => void } {
+  const [attempt, setAttempt] = useState(0);
+  const [result, setResult] = useState<{ key: string; value: HistoryState }>({
+    key: '',
+    value: { state: 'loading', previous: null },
+  });
+  const token = `${key}#${attempt}`;
+
+  useEffect(() => {
+    const query = resolve();
+    if (query === null) return;
+    const controller = new AbortController();
+    void fetcher(query, { signal: controller.signal }).then((r) => {
+      if (controller.signal.aborted || (!r.ok && r.error.kind === 'aborted')) return;
+      setResult({ key: token, value: r.ok ? { state: 'ok', data: r.data } : { state: 'error', error: r.error } });
+    });
+    return () => controller.abort();
+    // `resolve` reads the range the key stands for: a new function with the same key asks for nothing new.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [token, fetcher]);
+
+  const reload = useCallback(() => setAttempt((n) => n + 1), []);
+  // An answer for an older key or attempt is not the answer: while the new one loads, it is `previous`.
+  const value: HistoryState =
+    result.key === token
+      ? result.value
+      : { state: 'loading', previous: result.value.state === 'ok' ? result.value.data : null };
+  return { ...value, reload };
+}
