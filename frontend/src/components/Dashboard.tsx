@@ -1,7 +1,8 @@
 import { PlugZap } from 'lucide-react';
 import { LazyMotion, MotionConfig, domAnimation } from 'motion/react';
-import { useMemo } from 'react';
+import { useMemo, type ReactNode } from 'react';
 import { sourceLabel } from '../lib/format';
+import type { TimeRange } from '../lib/range';
 import type { GpuStream } from '../api/view';
 import { GpuGrid } from './GpuGrid';
 import { Hero } from './Hero';
@@ -25,15 +26,26 @@ function Unreachable() {
   );
 }
 
-/** The whole page, from plain data: the stream state and a reconnect callback. */
-export function Dashboard(stream: GpuStream) {
+interface PastProps {
+  /** The time range in the top bar (live or past) and how to change it. */
+  range?: TimeRange;
+  onRangeChange?: (range: TimeRange) => void;
+  /** The past view, shown instead of the live one when a past range is chosen. */
+  past?: ReactNode;
+}
+
+/** The whole page, from plain data: the stream state and a reconnect callback (and the past view, when asked for). */
+export function Dashboard({ range, onRangeChange, past, ...stream }: GpuStream & PastProps) {
   const { config, connection, gpus, system, source, hasSample, unavailable } = stream;
   const gpuList = useMemo(() => gpus.map((e) => e.gpu), [gpus]);
-  const stale = connection === 'offline' || connection === 'reconnecting';
+  const stale = (connection === 'offline' || connection === 'reconnecting') && !past;
 
   let body;
-  // Thresholds come from hello.config only: until the first hello, no GPU is shown.
-  if (!hasSample || config === null) {
+  if (past) {
+    // The past comes over HTTP: it does not wait for the stream.
+    body = past;
+  } else if (!hasSample || config === null) {
+    // Thresholds come from hello.config only: until the first hello, no GPU is shown.
     body = connection === 'offline' ? <Unreachable /> : <DashboardSkeleton />;
   } else if (gpus.length === 0) {
     body = (
@@ -70,6 +82,8 @@ export function Dashboard(stream: GpuStream) {
           hasSample={hasSample}
           pollIntervalMs={config?.pollIntervalMs ?? null}
           version={config?.version ?? null}
+          range={range}
+          onRangeChange={onRangeChange}
         />
         <main
           className={`mx-auto flex max-w-[1920px] flex-col gap-4 px-4 py-5 transition-[opacity,filter] duration-300 sm:px-6 lg:gap-5 lg:px-8 lg:py-7 ${

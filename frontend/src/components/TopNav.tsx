@@ -1,7 +1,9 @@
 import { Activity, History, Server, Timer, Wifi, WifiOff } from 'lucide-react';
 import { memo } from 'react';
 import { pollRate, sourceLabel } from '../lib/format';
+import type { TimeRange } from '../lib/range';
 import type { ConnectionState } from '../api/view';
+import { RangeControl } from './RangeControl';
 
 interface TopNavProps {
   hostname: string | null;
@@ -10,6 +12,9 @@ interface TopNavProps {
   hasSample: boolean;
   pollIntervalMs: number | null;
   version: string | null;
+  /** The time range (live or past) and how to change it; no control without them. */
+  range?: TimeRange;
+  onRangeChange?: (range: TimeRange) => void;
 }
 
 const CONNECTION = {
@@ -45,12 +50,12 @@ function BrandMark() {
   );
 }
 
-function TopNavImpl({ hostname, connection, source, hasSample, pollIntervalMs, version }: TopNavProps) {
+function TopNavImpl({ hostname, connection, source, hasSample, pollIntervalMs, version, range, onRangeChange }: TopNavProps) {
   const c = CONNECTION[connection];
   const replay = source === 'replay';
   return (
     <header className="sticky top-0 z-20 border-b border-white/[0.07] bg-canvas/70 backdrop-blur-xl">
-      <nav aria-label="gpulens" className="mx-auto flex max-w-[1920px] items-center gap-3 px-4 py-3 sm:px-6 lg:px-8">
+      <nav aria-label="gpulens" className="mx-auto flex max-w-[1920px] flex-wrap items-center gap-3 px-4 py-3 sm:px-6 lg:px-8">
         <a href="/" className="flex items-center gap-2.5 rounded-lg">
           <BrandMark />
           <span className="font-display text-xl font-bold tracking-tight">gpulens</span>
@@ -60,6 +65,12 @@ function TopNavImpl({ hostname, connection, source, hasSample, pollIntervalMs, v
             <Server size={14} aria-hidden="true" />
             <span className="truncate">{hostname}</span>
           </span>
+        )}
+        {range && onRangeChange && (
+          // Its own row under the brand below 1280 px; in the bar beside the host name above.
+          <div className="order-last basis-full xl:order-none xl:ml-2 xl:basis-auto">
+            <RangeControl range={range} onChange={onRangeChange} />
+          </div>
         )}
         <div className="ml-auto flex items-center gap-2">
           {hasSample && (
