@@ -101,20 +101,20 @@ describe('axes', () => {
     expect(niceAxis(0)).toEqual({ max: 1, ticks: [0, 1] });
   });
 
-  it('put time ticks on whole local hours and midnights, about one per 64 px', () => {
+  it('put time ticks on whole local hours and midnights, about one per 56 px', () => {
     const from = new Date(2026, 11, 1, 21, 7).getTime();
-    const day = timeTicks(from, from + 86_400_000, 384);
+    const day = timeTicks(from, from + 86_400_000, 336);
     expect(day.interval).toBe(6 * 3600);
     for (const t of day.ticks) expect(new Date(t).getMinutes()).toBe(0);
     expect(day.ticks.length).toBeLessThanOrEqual(6);
     expect(day.ticks.some((t) => new Date(t).getHours() === 0)).toBe(true);
-    const week = timeTicks(from, from + 7 * 86_400_000, 256);
+    const week = timeTicks(from, from + 7 * 86_400_000, 224);
     expect(week.interval).toBe(86_400 * 2);
     for (const t of week.ticks) expect([new Date(t).getHours(), new Date(t).getMinutes()]).toEqual([0, 0]);
     expect(tickLabel(new Date(2026, 11, 2, 0, 0).getTime(), 6 * 3600, 86_400)).toMatch(/Dec/);
     expect(tickLabel(new Date(2026, 11, 2, 6, 0).getTime(), 6 * 3600, 86_400)).toBe('06:00');
     expect(tickLabel(new Date(2026, 11, 2, 0, 0).getTime(), 86_400, 7 * 86_400)).toBe('Wed 2');
-    expect(timeTicks(from, from + 7 * 86_400_000, 600).interval).toBe(86_400);
+    expect(timeTicks(from, from + 7 * 86_400_000, 560).interval).toBe(86_400);
   });
 });
 

@@ -249,11 +249,11 @@ const INTERVALS = [MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HO
 
 /**
  * Ticks for a time axis of `width` px over [fromMs, toMs]: on local-time
- * boundaries (whole hours, midnights), about one per 64 px.
+ * boundaries (whole hours, midnights), about one per 56 px.
  */
 export function timeTicks(fromMs: number, toMs: number, width: number): { ticks: number[]; interval: number } {
   const span = (toMs - fromMs) / 1000;
-  const count = Math.max(2, Math.floor(width / 64));
+  const count = Math.max(2, Math.floor(width / 56));
   const interval = INTERVALS.find((i) => span / i <= count) ?? 14 * DAY;
   const start = new Date(fromMs);
   start.setHours(0, 0, 0, 0);

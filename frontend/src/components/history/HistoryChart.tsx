@@ -127,6 +127,10 @@ const Plot = memo(function Plot({ data, fromMs, toMs, geo, thresholds }: PlotPro
     >
       <defs>
         {lineGradient}
+        {/* No data: diagonal hatching, the usual sign for "nothing here", readable at any width. */}
+        <pattern id={`${id}-gap`} width={6} height={6} patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+          <rect width={2.5} height={6} fill="rgb(148 163 184 / 0.35)" />
+        </pattern>
         <linearGradient
           id={`${id}-band`}
           gradientUnits="userSpaceOnUse"
@@ -151,8 +155,9 @@ const Plot = memo(function Plot({ data, fromMs, toMs, geo, thresholds }: PlotPro
           key={g.from}
           x1={g.from * 1000}
           x2={Math.min(g.to * 1000, toMs)}
-          fill="rgb(148 163 184 / 0.10)"
-          stroke="rgb(148 163 184 / 0.25)"
+          fill={`url(#${id}-gap)`}
+          fillOpacity={1}
+          stroke="rgb(148 163 184 / 0.45)"
           strokeDasharray="3 3"
           ifOverflow="hidden"
           className="history-gap"
@@ -323,6 +328,15 @@ function HistoryChartImpl({ data, fromMs, toMs, stepMs, summary, thresholds, onZ
     );
 
   const crossX = point === undefined ? null : xOf(point.t);
+  // The dot takes the line's colour there: temperature by its level, the rest the gradient's end.
+  const dotColor =
+    data.metric !== 'temperature' || point?.mean == null
+      ? c.to
+      : point.mean >= (thresholds?.hot ?? 85)
+        ? '#f43f5e'
+        : point.mean >= (thresholds?.warn ?? 70)
+          ? '#f59e0b'
+          : '#10b981';
   const dotY = point?.mean == null ? null : geo.top + (1 - Math.min(1, point.mean / data.yMax)) * geo.plotH;
 
   return (
@@ -368,7 +382,7 @@ function HistoryChartImpl({ data, fromMs, toMs, stepMs, summary, thresholds, onZ
             {crossX !== null && dotY !== null && (
               <div
                 className="pointer-events-none absolute size-2.5 -translate-x-1/2 -translate-y-1/2 rounded-full border-2 border-canvas"
-                style={{ left: crossX, top: dotY - geo.top, background: c.to }}
+                style={{ left: crossX, top: dotY - geo.top, background: dotColor }}
               />
             )}
             {drag !== null && Math.abs(drag.end - drag.start) >= 2 && (

@@ -3,7 +3,7 @@ import { useCallback, useMemo, useState, type ReactNode } from 'react';
 import type { HistoryResponse } from '../../api/history.gen';
 import type { TemperatureThresholds } from '../../api/types';
 import type { HistoryState } from '../../hooks/useHistory';
-import { isEmpty, orderCards, type LiveGpuRef } from '../../lib/history';
+import { findGaps, isEmpty, orderCards, type LiveGpuRef } from '../../lib/history';
 import { gridColumns } from '../../lib/layout';
 import { describeRange, formatMoment, formatSpan, type TimeRange } from '../../lib/range';
 import { createCrosshair, CrosshairContext } from './crosshair';
@@ -71,7 +71,9 @@ function Toolbar({ range, data, csvHref, onLive, busy }: {
           <span className="min-w-0">History: {describeRange(range)}</span>
         </h2>
         <p className="num mt-0.5 text-sm text-ink-2" data-testid="history-span">
-          {formatMoment(data.from)} → {formatMoment(data.to)} · {resolution(data)}
+          <span className="whitespace-nowrap">{formatMoment(data.from)} →</span>{' '}
+          <span className="whitespace-nowrap">{formatMoment(data.to)} ·</span>{' '}
+          <span className="whitespace-nowrap">{resolution(data)}</span>
           <span className="hidden text-ink-3 md:inline"> · drag across a chart to zoom</span>
         </p>
       </div>
@@ -93,6 +95,13 @@ function Toolbar({ range, data, csvHref, onLive, busy }: {
         </button>
       </div>
     </div>
+  );
+}
+
+/** True when some GPU has a stretch without data between two with data (drawn hatched). */
+function hasGaps(data: HistoryResponse): boolean {
+  return data.series.some(
+    (s) => s.kind === 'gpu' && Object.values(s.values).some((stats) => findGaps(data.times, stats.mean, data.step).length > 0),
   );
 }
 
@@ -121,6 +130,21 @@ function Notices({ data }: { data: HistoryResponse }) {
         data-testid="history-earliest"
       >
         No history before {formatMoment(data.earliest)}: gpulens was not running.
+      </p>,
+    );
+  }
+  if (hasGaps(data)) {
+    notes.push(
+      <p key="gaps" className="flex items-center gap-2.5 px-1 text-sm text-ink-2" data-testid="history-gaps">
+        <svg width="22" height="14" aria-hidden="true" className="shrink-0 rounded-sm border border-dashed border-slate-400/50">
+          <defs>
+            <pattern id="legend-gap" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+              <rect width="2.5" height="6" fill="rgb(148 163 184 / 0.5)" />
+            </pattern>
+          </defs>
+          <rect width="22" height="14" fill="url(#legend-gap)" />
+        </svg>
+        Hatched: no data. gpulens was not running, or the GPU was missing or failing.
       </p>,
     );
   }
@@ -221,6 +245,8 @@ export function HistoryView({ range, history, live, thresholds, csvHref, onRange
             <div
               className={`grid gap-4 lg:gap-5 ${gridColumns(cards.length)} transition-opacity duration-200 ${busy ? 'pointer-events-none opacity-50' : ''}`}
               data-testid="history-grid"
+              data-from={data.from}
+              data-to={data.to}
             >
               {cards.map((entry) => (
                 <HistoryCard
