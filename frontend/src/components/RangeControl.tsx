@@ -206,7 +206,8 @@ function CustomRangeForm({
       id={id}
       role="dialog"
       aria-label="Custom time range"
-      className="glass absolute right-0 top-full z-30 mt-2 w-full rounded-2xl bg-canvas/95 p-4 sm:w-[22rem]"
+      // Opaque: inside the sticky bar's backdrop-filter a glass panel cannot blur the page under it.
+      className="absolute right-0 top-full z-30 mt-2 w-full rounded-2xl border border-line-strong bg-[#10172b] p-4 shadow-[0_24px_60px_-12px_rgb(0_0_0_/_0.85)] sm:w-[22rem]"
       onSubmit={submit}
       onKeyDown={(event) => {
         if (event.key === 'Escape') {
