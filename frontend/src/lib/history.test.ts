@@ -115,6 +115,9 @@ describe('axes', () => {
     expect(tickLabel(new Date(2026, 11, 2, 6, 0).getTime(), 6 * 3600, 86_400)).toBe('06:00');
     expect(tickLabel(new Date(2026, 11, 2, 0, 0).getTime(), 86_400, 7 * 86_400)).toBe('Wed 2');
     expect(timeTicks(from, from + 7 * 86_400_000, 560).interval).toBe(86_400);
+    // A day and two minutes (the start aligned to the step) at 250 px: still every 6 hours, 4 ticks.
+    expect(timeTicks(from - 120_000, from + 86_400_000, 250)).toMatchObject({ interval: 6 * 3600 });
+    expect(timeTicks(from - 120_000, from + 86_400_000, 250).ticks).toHaveLength(4);
   });
 });
 

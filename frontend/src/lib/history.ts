@@ -254,7 +254,8 @@ const INTERVALS = [MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HO
 export function timeTicks(fromMs: number, toMs: number, width: number): { ticks: number[]; interval: number } {
   const span = (toMs - fromMs) / 1000;
   const count = Math.max(2, Math.floor(width / 56));
-  const interval = INTERVALS.find((i) => span / i <= count) ?? 14 * DAY;
+  // `< count + 1`: a range a little over 24 h (its start is aligned to the step) still gets 6-hour ticks.
+  const interval = INTERVALS.find((i) => span / i < count + 1) ?? 14 * DAY;
   const start = new Date(fromMs);
   start.setHours(0, 0, 0, 0);
   const ticks: number[] = [];
