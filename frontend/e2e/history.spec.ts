@@ -142,7 +142,7 @@ test('desktop: 24 h and 7 d of the past, the gap drawn as a gap, a shared crossh
 
   // Export CSV: the range on screen, as a file.
   const href = (await page.getByTestId('export-csv').getAttribute('href'))!;
-  expect(href).toMatch(/^\/api\/history\?gpu=all&from=[\d.]+&to=[\d.]+&metrics=utilization%2CmemoryUsed/);
+  expect(href).toMatch(/^\/api\/history\?gpu=gpus&from=[\d.]+&to=[\d.]+&metrics=utilization%2CmemoryUsed/);
   const csv = await page.request.get(`${backend.url}${href}`);
   expect(csv.status()).toBe(200);
   expect(csv.headers()['content-type']).toContain('text/csv');

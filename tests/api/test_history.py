@@ -267,3 +267,11 @@ def test_queries_from_several_threads_while_the_service_records(tmp_path: Path) 
         body = json.loads(client.get("/api/history").text)
     assert codes == [200] * 20
     assert {s["key"] for s in body["series"]} == {"GPU-00000000", "GPU-00000001", "host"}
+
+
+def test_gpus_means_every_gpu_and_not_the_host(api: TestClient) -> None:
+    """The page asks for gpu=gpus: a metric both keep (memoryUsed) brings no host series."""
+    every = get(api, gpu="all", metrics="memoryUsed", from_=START, to=STOP)
+    gpus = get(api, gpu="gpus", metrics="memoryUsed", from_=START, to=STOP)
+    assert sorted(s["key"] for s in every["series"]) == ["GPU-a", "GPU-b", "host"]
+    assert sorted(s["key"] for s in gpus["series"]) == ["GPU-a", "GPU-b"]

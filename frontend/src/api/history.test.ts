@@ -13,11 +13,11 @@ async function run(reply: Response | (() => Promise<Response>), options = {}): P
 }
 
 describe('historyUrl', () => {
-  it('asks for every GPU, the range and only the metrics the page draws', () => {
+  it('asks for every GPU (not the host), the range and only the metrics the page draws', () => {
     const url = new URL(historyUrl({ from: 1796065223.25, to: 1796076023 }), 'http://x');
     expect(url.pathname).toBe('/api/history');
     expect(Object.fromEntries(url.searchParams)).toEqual({
-      gpu: 'all',
+      gpu: 'gpus',
       from: '1796065223.25',
       to: '1796076023',
       metrics: 'utilization,memoryUsed,memoryTotal,temperature,powerUsage,powerLimit',

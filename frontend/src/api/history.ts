@@ -25,7 +25,7 @@ export interface HistoryQuery {
   to: number;
   /** Default: HISTORY_METRICS. */
   metrics?: readonly string[];
-  /** `all`, `host` or GPU keys; default `all`. */
+  /** `gpus` (every GPU, not the host), `all`, `host` or GPU keys; default `gpus`. */
   gpu?: string;
 }
 
@@ -55,10 +55,10 @@ export const HISTORY_TIMEOUT_MS = 20_000;
 
 const seconds = (t: number) => String(Math.round(t * 1000) / 1000);
 
-/** `/api/history?gpu=all&from=…&to=…&metrics=…` (and `&format=csv` for the download). */
+/** `/api/history?gpu=gpus&from=…&to=…&metrics=…` (and `&format=csv` for the download). */
 export function historyUrl(query: HistoryQuery, format: 'json' | 'csv' = 'json'): string {
   const params = new URLSearchParams();
-  params.set('gpu', query.gpu ?? 'all');
+  params.set('gpu', query.gpu ?? 'gpus');
   params.set('from', seconds(query.from));
   params.set('to', seconds(query.to));
   params.set('metrics', (query.metrics ?? HISTORY_METRICS).join(','));

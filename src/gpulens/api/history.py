@@ -2,7 +2,8 @@
 
 Parameters (all optional; docs/protocol.md):
 
-* ``gpu``: ``all`` (every GPU and the host), ``host``, or GPU keys (UUIDs), comma-separated;
+* ``gpu``: ``all`` (every GPU and the host), ``gpus`` (every GPU), ``host``, or GPU keys
+  (UUIDs), comma-separated;
 * ``from``, ``to``: Unix seconds or ISO 8601 times with a zone (default: the last hour);
 * ``step``: seconds per bucket wanted; the server may choose a longer one;
 * ``metrics``: names, comma-separated (default: all);
@@ -158,7 +159,8 @@ async def history(
             raise HTTPException(400, "step: must be a positive number of seconds")
     wanted = _names("metrics", metrics, set(UNITS))
     keys: list[str] | None = None
-    if gpu.strip() != "all":
+    gpus_only = gpu.strip() == "gpus"
+    if gpu.strip() not in ("all", "gpus"):
         keys = _names("gpu", gpu)
     as_csv = _wants_csv(request, format)
     try:
@@ -171,6 +173,7 @@ async def history(
                 now=now,
                 keys=keys,
                 metrics=wanted,
+                gpus_only=gpus_only,
             ),
             limiter=_limiter,
         )

@@ -249,8 +249,10 @@ def run(
     now: float,
     keys: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
+    gpus_only: bool = False,
 ) -> Result:
-    """Answer one query from the store at ``path`` (a read-only connection of its own)."""
+    """Answer one query from the store at ``path`` (a read-only connection of its own):
+    the series in ``keys`` (all when None; only the GPUs with ``gpus_only``)."""
     plan_ = plan(start, min(stop, now) if start < now else stop, step, now)
     times = [plan_.start + i * plan_.step for i in range(plan_.points)]
     if not path.exists():
@@ -260,7 +262,11 @@ def run(
         if not conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'series'").fetchone():
             return Result(plan_, times, [], None)  # just created: no table yet
         known = store.all_series(conn)
-        chosen = [s for s in known if keys is None or s.key in keys][:MAX_SERIES]
+        chosen = [
+            s
+            for s in known
+            if (keys is None or s.key in keys) and not (gpus_only and s.key == HOST_KEY)
+        ][:MAX_SERIES]
         results: list[SeriesResult] = []
         for info in chosen:
             kind = "host" if info.key == HOST_KEY else "gpu"
