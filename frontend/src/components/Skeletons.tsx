@@ -21,13 +21,7 @@ export function DashboardSkeleton({ cards = 2 }: { cards?: number }) {
       <div className="grid grid-cols-1 gap-5 md:grid-cols-2">
         {Array.from({ length: cards }, (_, i) => (
           <div key={i} className="glass flex flex-col gap-4 rounded-2xl p-5">
-            <div className="flex items-center gap-3">
-              <div className="skeleton size-10" />
-              <div className="flex flex-col gap-2">
-                <div className="skeleton h-4 w-40" />
-                <div className="skeleton h-3 w-28" />
-              </div>
-            </div>
+            <SkeletonCardHead />
             <div className="grid grid-cols-2 gap-2.5 @container">
               {[0, 1, 2, 3].map((j) => (
                 <div key={j} className="skeleton h-24" />
@@ -37,6 +31,19 @@ export function DashboardSkeleton({ cards = 2 }: { cards?: number }) {
             <div className="skeleton h-20" />
           </div>
         ))}
+      </div>
+    </div>
+  );
+}
+
+/** A GPU card's head while loading: the index badge, the name and the UUID. */
+export function SkeletonCardHead() {
+  return (
+    <div className="flex items-center gap-3">
+      <div className="skeleton size-10" />
+      <div className="flex flex-col gap-2">
+        <div className="skeleton h-4 w-40" />
+        <div className="skeleton h-3 w-28" />
       </div>
     </div>
   );

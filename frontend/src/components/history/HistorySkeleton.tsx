@@ -1,3 +1,4 @@
+import { SkeletonCardHead } from '../Skeletons';
 import { gridColumns } from '../../lib/layout';
 
 /**
@@ -18,13 +19,7 @@ export function HistorySkeleton({ cards = 2 }: { cards?: number }) {
       <div className={`grid gap-4 lg:gap-5 ${gridColumns(cards)}`} aria-hidden="true">
         {Array.from({ length: cards }, (_, i) => (
           <div key={i} className="glass @container flex flex-col gap-4 rounded-2xl p-4 sm:p-5">
-            <div className="flex items-center gap-3">
-              <div className="skeleton size-10" />
-              <div className="flex flex-col gap-2">
-                <div className="skeleton h-4 w-40" />
-                <div className="skeleton h-3 w-28" />
-              </div>
-            </div>
+            <SkeletonCardHead />
             <div className="grid grid-cols-1 gap-4 @[34rem]:grid-cols-2">
               {[0, 1, 2, 3].map((j) => (
                 <div key={j} className="flex flex-col gap-2">

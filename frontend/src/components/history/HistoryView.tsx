@@ -26,6 +26,15 @@ const button =
   'inline-flex h-9 items-center gap-1.5 whitespace-nowrap rounded-lg border px-3 text-sm font-semibold transition-colors duration-150';
 const quiet = `${button} border-line-strong bg-white/5 text-ink hover:bg-white/10`;
 
+function BackToLive({ onLive }: { onLive: () => void }) {
+  return (
+    <button type="button" className={quiet} onClick={onLive}>
+      <span className="size-1.5 rounded-full bg-ok" aria-hidden="true" />
+      Back to live
+    </button>
+  );
+}
+
 function Panel({ icon, title, children, tone = 'neutral', testId, role }: {
   icon: ReactNode;
   title: string;
@@ -89,10 +98,7 @@ function Toolbar({ range, data, csvHref, onLive, busy }: {
             Export CSV
           </a>
         )}
-        <button type="button" className={quiet} onClick={onLive}>
-          <span className="size-1.5 rounded-full bg-ok" aria-hidden="true" />
-          Back to live
-        </button>
+        <BackToLive onLive={onLive} />
       </div>
     </div>
   );
@@ -163,9 +169,7 @@ function Empty({ data, onLive }: { data: HistoryResponse; onLive: () => void }) 
     <Panel icon={<CircleOff size={28} aria-hidden="true" />} title={data.earliest === null ? 'No history yet' : 'Nothing recorded in this range'} testId="history-empty">
       <p>{text}</p>
       <div>
-        <button type="button" className={quiet} onClick={onLive}>
-          Back to live
-        </button>
+        <BackToLive onLive={onLive} />
       </div>
     </Panel>
   );
@@ -198,9 +202,7 @@ export function HistoryView({ range, history, live, thresholds, csvHref, onRange
             works as usual; to keep the past, start it without <code className="text-ink">HISTORY=off</code>.
           </p>
           <div>
-            <button type="button" className={quiet} onClick={onLive}>
-              Back to live
-            </button>
+            <BackToLive onLive={onLive} />
           </div>
         </Panel>
       ) : (
@@ -218,9 +220,7 @@ export function HistoryView({ range, history, live, thresholds, csvHref, onRange
             <button type="button" className={quiet} onClick={onRetry}>
               <RotateCw size={15} aria-hidden="true" /> Try again
             </button>
-            <button type="button" className={quiet} onClick={onLive}>
-              Back to live
-            </button>
+            <BackToLive onLive={onLive} />
           </div>
         </Panel>
       );
