@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="every /ws/gpu message type, not only telemetry"
     )
     which.add_argument("--history", action="store_true", help="the GET /api/history response")
+    which.add_argument("--events", action="store_true", help="the GET /api/events response")
+    which.add_argument("--usage", action="store_true", help="the GET /api/usage response")
     sub.add_parser(
         "static-dir",
         help="print the directory the dashboard is served from (for nginx's root)",
@@ -73,6 +75,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
         schema = HistoryResponse.model_json_schema(by_alias=True, mode="serialization")
         schema["title"] = "gpulens GET /api/history response"
+    elif args.events or args.usage:
+        from gpulens.api.records import EventsResponse, UsageResponse
+
+        model = EventsResponse if args.events else UsageResponse
+        schema = model.model_json_schema(by_alias=True, mode="serialization")
+        schema["title"] = f"gpulens GET /api/{'events' if args.events else 'usage'} response"
     else:
         schema = messages.protocol_json_schema() if args.all else messages.telemetry_json_schema()
     print(json.dumps(schema, indent=2))

@@ -137,6 +137,65 @@ class Settings(BaseSettings):
         description="Size cap of the history file, 16-1048576 MB (the oldest detail goes first).",
     )  # fmt: skip
 
+    findings: bool = Field(
+        True, description="Detect findings (idle holders, throttling, errors...) and events."
+    )
+    idle_holding_gib: float = Field(
+        1.0, ge=0.01, le=4096,
+        description="GPU memory a process must hold to count as idle-but-holding, 0.01-4096 GiB.",
+    )  # fmt: skip
+    idle_holding_s: int = Field(
+        600, ge=1, le=7 * 86_400,
+        description="How long a process holds memory at 0 % SM before it is reported, "
+        "1-604800 s.",
+    )  # fmt: skip
+    unowned_memory_gib: float = Field(
+        1.0, ge=0.01, le=4096,
+        description="GPU memory used beyond the listed processes' that is reported, "
+        "0.01-4096 GiB.",
+    )  # fmt: skip
+    unowned_memory_s: int = Field(
+        120, ge=1, le=7 * 86_400,
+        description="How long memory stays unowned before it is reported, 1-604800 s.",
+    )  # fmt: skip
+    dead_holder_s: int = Field(
+        10, ge=1, le=86_400,
+        description="How long a listed process must be missing from /proc before it is "
+        "reported as a dead holder, 1-86400 s.",
+    )  # fmt: skip
+    throttling_s: int = Field(
+        10, ge=1, le=86_400,
+        description="How long a thermal or power slowdown must last before it is reported, "
+        "1-86400 s.",
+    )  # fmt: skip
+    hot_margin_c: int = Field(
+        5, ge=1, le=30,
+        description="A GPU within this many °C of its own slowdown temperature is hot, 1-30.",
+    )  # fmt: skip
+    finding_clear_s: int = Field(
+        60, ge=0, le=86_400,
+        description="How long a finding's condition must stay false before it ends "
+        "(hysteresis, so a value around its threshold does not flap), 0-86400 s.",
+    )  # fmt: skip
+    xid_events: bool = Field(
+        True, description="Watch the driver's XID error events (NVML, a thread of its own)."
+    )
+    container_names: Literal["off", "docker", "podman"] = Field(
+        "off",
+        description="Show container names read from the engine's API: off, docker or podman. "
+        "Reading that socket is effectively root access; off shows the short id only.",
+    )
+    container_socket: Path | None = Field(
+        None,
+        description="The engine's API socket (default: /var/run/docker.sock for docker, "
+        "/run/podman/podman.sock for podman).",
+    )
+    hide_users: bool = Field(
+        False,
+        description="Replace user names on the page and in its APIs with pseudonyms "
+        "(user-1a2b), for shared screens.",
+    )
+
     @field_validator("allowed_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, TypeAdapter
 
 from gpulens.core.metrics.schema import CamelModel, Reason, Telemetry, Timestamp
+from gpulens.services.findings.model import Event
 
 ProviderState = Literal["ok", "degraded", "unavailable"]
 
@@ -45,6 +46,12 @@ class Hello(CamelModel):
     config: ClientConfig
     status: ProviderStatus
     backfill: list[Telemetry]
+    findings: list[Event] = Field(
+        default_factory=list, description="Findings active now (see the findings message)."
+    )
+    events: list[Event] = Field(
+        default_factory=list, description="The most recent events, oldest first."
+    )
 
 
 class GpuChange(CamelModel):
@@ -85,7 +92,27 @@ class ErrorMessage(CamelModel):
     message: str
 
 
-ServerMessage = Telemetry | Hello | GpuChange | Status | Heartbeat | ErrorMessage
+class Findings(CamelModel):
+    """The findings active now, sent whenever that set or one of its records changes.
+
+    An empty list means all is well (the page shows no Findings strip).
+    """
+
+    type: Literal["findings"] = "findings"
+    timestamp: Timestamp
+    findings: list[Event]
+
+
+class EventMessage(CamelModel):
+    """A finding started or ended (same ``id``, ``end`` set), or a GPU or provider changed."""
+
+    type: Literal["event"] = "event"
+    event: Event
+
+
+ServerMessage = (
+    Telemetry | Hello | GpuChange | Status | Heartbeat | ErrorMessage | Findings | EventMessage
+)
 
 
 def telemetry_json_schema() -> dict[str, Any]:

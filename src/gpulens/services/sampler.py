@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from gpulens.config import Settings
 from gpulens.core.metrics.collector import build_payload
 from gpulens.core.metrics.providers import ProviderError, Selection, select
+from gpulens.core.metrics.providers.base import EventSource, XidEvent, XidStatus
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
 from gpulens.core.metrics.system import SystemCollector, SystemSource
 from gpulens.services.messages import ProviderStatus
@@ -42,6 +43,7 @@ class Sample:
     payload: Telemetry  # seq 0: numbering belongs to the stream (a repeat gets no number)
     status: ProviderStatus
     duration: float  # seconds the read took (provider and host), failed or not
+    xid: tuple[XidEvent, ...] = ()  # XID errors the driver reported since the last sample
 
 
 class Sampler:
@@ -108,11 +110,30 @@ class Sampler:
         """Read once and publish what was read, whatever happened."""
         began = time.perf_counter()
         payload, status = await self._collect()
-        sample = Sample(payload, status, time.perf_counter() - began)
+        sample = Sample(payload, status, time.perf_counter() - began, self._drain_events())
         self._publish(sample)
         self._log_change(status)
         self.ticks += 1
         return sample
+
+    def _drain_events(self) -> tuple[XidEvent, ...]:
+        """What the provider's event watcher (NVML's XID thread) received; never blocks."""
+        provider = self.selection.provider
+        if not isinstance(provider, EventSource):
+            return ()
+        try:
+            return tuple(provider.drain_events())
+        except Exception:  # the watcher is an extra: a bug there must not stop the samples
+            log.exception("reading the GPU error events failed")
+            return ()
+
+    def events_status(self) -> XidStatus:
+        """The XID watcher's state, for /api/health."""
+        provider = self.selection.provider
+        if not isinstance(provider, EventSource):
+            name = provider.name if provider is not None else "no GPU source"
+            return XidStatus("unsupported", f"{name} reports no driver events (NVML only)")
+        return provider.events_status()
 
     def _log_change(self, status: ProviderStatus) -> None:
         """One log line when the source's state or reason changes, not one per sample."""

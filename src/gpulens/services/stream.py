@@ -30,14 +30,18 @@ from datetime import datetime
 from typing import Protocol
 
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
+from gpulens.services.findings.model import NO_DETECTION, Detection, Event
 from gpulens.services.messages import (
     ClientConfig,
+    EventMessage,
+    Findings,
     GpuChange,
     Hello,
     ProviderStatus,
     ServerMessage,
     Status,
 )
+from gpulens.services.privacy import UserMask
 from gpulens.services.sampler import Sample
 
 log = logging.getLogger("gpulens.stream")
@@ -45,6 +49,7 @@ log = logging.getLogger("gpulens.stream")
 # A status whose only change is its reason text (a tool printing a different error each
 # time) is sent at most this often; a change of state is sent at once.
 STATUS_REASON_MIN_GAP_S = 10.0
+RECENT_EVENTS = 50  # events a new client gets in its hello
 
 # What makes two samples the same: all of the payload but its type, number and time.
 _CONTENT_FIELDS = tuple(f for f in Telemetry.model_fields if f not in ("type", "seq", "timestamp"))
@@ -60,6 +65,16 @@ class Update:
         ServerMessage, ...
     ]  # for clients, in order: status, gpuAdded/Removed, telemetry
     frames: tuple[str, ...]  # the same messages serialised, once for every client
+    events: tuple[Event, ...] = ()  # started, ended or instant since the last sample
+    findings: tuple[Event, ...] = ()  # active now
+
+
+class Detector(Protocol):
+    """Findings and events from each sample (``services/findings/detector.py``)."""
+
+    def step(
+        self, sample: Sample, changes: Sequence[GpuChange], status_changed: bool
+    ) -> Detection: ...
 
 
 class Observer(Protocol):
@@ -84,9 +99,15 @@ class Stream:
         *,
         backlog: int = 120,
         clock: Callable[[], float] = time.monotonic,
+        detector: Detector | None = None,
+        mask: UserMask | None = None,
     ) -> None:
         self.config = config
         self.observers = tuple(observers)
+        self.detector = detector
+        self.mask = mask  # HIDE_USERS: what clients are sent carries pseudonyms
+        self.findings: tuple[Event, ...] = ()
+        self.events: deque[Event] = deque(maxlen=RECENT_EVENTS)
         self.clock = clock
         self.ring: deque[Telemetry] = deque(maxlen=backlog)
         self.status = ProviderStatus(state="unavailable", provider=None)
@@ -108,24 +129,37 @@ class Stream:
         self.last_sample_at = self.clock()
         payload = sample.payload
         messages: list[ServerMessage] = []
+        previous_status = (self.status.state, self.status.provider)
         status = self._status_message(sample.status, payload.timestamp)
+        status_changed = (self.status.state, self.status.provider) != previous_status
         if status is not None:
             messages.append(status)
         content = tuple(getattr(payload, name) for name in _CONTENT_FIELDS)
         telemetry: Telemetry | None = None
+        changes: list[GpuChange] = []
         if content == self._content:
             self.stats.deduplicated += 1
         else:
             self._content = content
             telemetry = payload.model_copy(update={"seq": self._seq})
             self._seq += 1
-            messages.extend(self._device_changes(telemetry))
-            messages.append(telemetry)
-            self.ring.append(telemetry)
+            changes = self._device_changes(telemetry)
+            messages.extend(changes)
+            shown = self.mask.telemetry(telemetry) if self.mask is not None else telemetry
+            messages.append(shown)
+            self.ring.append(shown)
             self._hello = None
             self.stats.published += 1
+        detection = (
+            self.detector.step(sample, changes, status_changed)
+            if self.detector is not None
+            else NO_DETECTION
+        )
+        messages.extend(self._detected(detection, payload.timestamp))
         frames = tuple(message.model_dump_json(by_alias=True) for message in messages)
-        update = Update(sample, telemetry, tuple(messages), frames)
+        update = Update(
+            sample, telemetry, tuple(messages), frames, detection.events, detection.findings
+        )
         for observer in self.observers:
             try:
                 observer.observe(update)
@@ -133,10 +167,32 @@ class Stream:
                 log.exception("observer %s failed", type(observer).__name__)
         return update
 
+    def _detected(self, detection: Detection, moment: datetime) -> list[ServerMessage]:
+        """The events, then the active findings when they changed (as clients see them)."""
+        messages: list[ServerMessage] = []
+        for event in detection.events:
+            shown = self.mask.event(event) if self.mask is not None else event
+            self.events.append(shown)
+            messages.append(EventMessage(event=shown))
+        if detection.changed:
+            self.findings = tuple(
+                self.mask.event(f) if self.mask is not None else f for f in detection.findings
+            )
+            messages.append(Findings(timestamp=moment, findings=list(self.findings)))
+        if detection.events or detection.changed:
+            self._hello = None
+        return messages
+
     def hello(self) -> str:
-        """A new client's first frame; serialised once per change of ring or status."""
+        """A new client's first frame; serialised once per change of ring, status or findings."""
         if self._hello is None:
-            hello = Hello(config=self.config, status=self.status, backfill=list(self.ring))
+            hello = Hello(
+                config=self.config,
+                status=self.status,
+                backfill=list(self.ring),
+                findings=list(self.findings),
+                events=list(self.events),
+            )
             self._hello = hello.model_dump_json(by_alias=True)
         return self._hello
 

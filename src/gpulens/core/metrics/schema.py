@@ -63,6 +63,17 @@ class ProcessInfo(CamelModel):
     sm_utilization: Percent | None = Field(
         None, description="Share of the GPU's SMs the process used in the last sample period, %."
     )
+    start_time: float | None = Field(
+        None,
+        ge=0,
+        description="When the process started, Unix seconds: with the pid, what tells one run "
+        "from another (pids are reused).",
+    )
+    container: str | None = Field(
+        None,
+        description="The container the process runs in: its short id (12 hex), or the "
+        "Kubernetes pod's id, from /proc/<pid>/cgroup; with CONTAINER_NAMES its name.",
+    )
 
 
 GpuStatus = Literal["ok", "failed"]
@@ -96,6 +107,9 @@ class GpuInfo(CamelModel):
     encoder_utilization: Percent | None = None
     decoder_utilization: Percent | None = None
     sm_clock: int | None = Field(None, ge=0)
+    sm_clock_max: int | None = Field(
+        None, ge=0, description="Highest SM clock the GPU can run at, MHz."
+    )
     memory_clock: int | None = Field(None, ge=0)
     pstate: int | None = Field(None, ge=0, le=32)
     clock_event_reasons: list[str] | None = Field(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Literal, Protocol, runtime_checkable
 
 from gpulens.core.metrics.schema import GpuInfo
 
@@ -30,3 +31,36 @@ class Provider(Protocol):
     def sample(self) -> list[GpuInfo]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class XidEvent:
+    """An XID error as the driver's event API reported it (``nvml_events.py``)."""
+
+    gpu: str  # the GPU's key (its UUID)
+    code: int  # the XID number (e.g. 79: fallen off the bus; 48: double-bit ECC error)
+    when: float  # Unix seconds, when gpulens received it
+
+
+XidState = Literal["off", "starting", "ok", "unsupported", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class XidStatus:
+    """Whether XID errors can be watched here, and why not (told once, in /api/health)."""
+
+    state: XidState
+    reason: str | None = None
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """A provider that also watches the driver's error events (NVML: XID errors).
+
+    ``drain_events`` is called by the sampler after each read and returns at
+    once with what arrived since the last call (a bounded buffer, oldest dropped).
+    """
+
+    def drain_events(self) -> list[XidEvent]: ...
+
+    def events_status(self) -> XidStatus: ...
