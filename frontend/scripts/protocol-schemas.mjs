@@ -26,6 +26,22 @@ export const SCHEMAS = [
     root: 'HistoryResponse',
     dispatch: null,
   },
+  {
+    schema: 'events.schema.json',
+    command: 'gpulens schema --events',
+    types: 'events.gen.ts',
+    validators: 'events.validate.gen',
+    root: 'EventsResponse',
+    dispatch: null,
+  },
+  {
+    schema: 'usage.schema.json',
+    command: 'gpulens schema --usage',
+    types: 'usage.gen.ts',
+    validators: 'usage.validate.gen',
+    root: 'UsageResponse',
+    dispatch: null,
+  },
 ];
 
 /** The first lines of every generated file: where it comes from. */

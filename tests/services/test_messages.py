@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, TypeAdapter
 from websockets.sync.client import connect
@@ -43,11 +44,12 @@ def test_frontend_schema_matches_the_backend() -> None:
     )
 
 
-def test_frontend_history_schema_matches_the_backend() -> None:
-    """The page validates GET /api/history with code generated from its committed copy."""
-    committed = json.loads((FRONTEND_API / "history.schema.json").read_text())
-    assert committed == published_schema("--history"), (
-        "frontend/src/api/history.schema.json is stale: run "
+@pytest.mark.parametrize("name", ["history", "events", "usage"])
+def test_frontend_api_schemas_match_the_backend(name: str) -> None:
+    """The page validates GET /api/<name> with code generated from its committed copy."""
+    committed = json.loads((FRONTEND_API / f"{name}.schema.json").read_text())
+    assert committed == published_schema(f"--{name}"), (
+        f"frontend/src/api/{name}.schema.json is stale: run "
         "`cd frontend && npm run gen:schema` and commit what it rewrites"
     )
 
@@ -58,7 +60,10 @@ def test_every_server_message_type_is_in_the_schema() -> None:
     for definition in schema["$defs"].values():
         kind = definition.get("properties", {}).get("type", {})
         types.update(kind.get("enum", []) or ([kind["const"]] if "const" in kind else []))
-    assert types == {"telemetry", "hello", "gpuAdded", "gpuRemoved", "status", "heartbeat", "error"}
+    assert types == {
+        "telemetry", "hello", "gpuAdded", "gpuRemoved", "status", "heartbeat", "error",
+        "findings", "event",
+    }  # fmt: skip
 
 
 # -- every message as the server really sends it -----------------------------------------

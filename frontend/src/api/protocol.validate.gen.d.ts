@@ -27,6 +27,8 @@ export declare const GpuChange: Validator<Wire.GpuChange>;
 export declare const Status: Validator<Wire.Status>;
 export declare const Heartbeat: Validator<Wire.Heartbeat>;
 export declare const ErrorMessage: Validator<Wire.ErrorMessage>;
+export declare const Findings: Validator<Wire.Findings>;
+export declare const EventMessage: Validator<Wire.EventMessage>;
 
 /** The validator for each server message `type`. */
 export declare const validators: {
@@ -37,4 +39,6 @@ export declare const validators: {
   status: Validator<Wire.Status>;
   heartbeat: Validator<Wire.Heartbeat>;
   error: Validator<Wire.ErrorMessage>;
+  findings: Validator<Wire.Findings>;
+  event: Validator<Wire.EventMessage>;
 };

@@ -3,9 +3,9 @@
  * Do not edit by hand. */
 export const Telemetry = validate53;
 const schema20 = {"additionalProperties":false,"properties":{"type":{"const":"telemetry","default":"telemetry","type":"string"},"seq":{"minimum":0,"type":"integer"},"timestamp":{"type":"string"},"source":{"type":["string","null"]},"gpus":{"items":{"$ref":"#/$defs/GpuInfo"},"type":"array"},"system":{"$ref":"#/$defs/SystemInfo"},"unavailable":{"additionalProperties":{"type":"string"},"type":"object","default":{}}},"required":["seq","timestamp","source","gpus","system"],"type":"object"};
-const schema21 = {"additionalProperties":false,"properties":{"id":{"minimum":0,"type":"integer"},"name":{"type":"string"},"uuid":{"default":null,"type":["string","null"]},"pciBusId":{"default":null,"type":["string","null"]},"driverVersion":{"default":null,"type":["string","null"]},"cudaVersion":{"default":null,"type":["string","null"]},"status":{"default":"ok","enum":["ok","failed"],"type":"string"},"error":{"default":null,"type":["string","null"]},"utilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"memoryUtilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"memoryUsed":{"default":null,"minimum":0,"type":["integer","null"]},"memoryTotal":{"default":null,"minimum":0,"type":["integer","null"]},"memoryFree":{"default":null,"minimum":0,"type":["integer","null"]},"memoryReserved":{"default":null,"minimum":0,"type":["integer","null"]},"temperature":{"default":null,"type":["integer","null"]},"temperatureSlowdown":{"default":null,"type":["integer","null"]},"powerUsage":{"default":null,"minimum":0,"type":["number","null"]},"powerLimit":{"default":null,"minimum":0,"type":["number","null"]},"fanSpeed":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"encoderUtilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"decoderUtilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"smClock":{"default":null,"minimum":0,"type":["integer","null"]},"memoryClock":{"default":null,"minimum":0,"type":["integer","null"]},"pstate":{"default":null,"maximum":32,"minimum":0,"type":["integer","null"]},"clockEventReasons":{"default":null,"items":{"type":"string"},"type":["array","null"]},"eccErrorsUncorrected":{"default":null,"minimum":0,"type":["integer","null"]},"energyConsumed":{"default":null,"minimum":0,"type":["number","null"]},"processes":{"items":{"$ref":"#/$defs/ProcessInfo"},"type":"array","default":[]}},"required":["id","name"],"type":"object"};
+const schema21 = {"additionalProperties":false,"properties":{"id":{"minimum":0,"type":"integer"},"name":{"type":"string"},"uuid":{"default":null,"type":["string","null"]},"pciBusId":{"default":null,"type":["string","null"]},"driverVersion":{"default":null,"type":["string","null"]},"cudaVersion":{"default":null,"type":["string","null"]},"status":{"default":"ok","enum":["ok","failed"],"type":"string"},"error":{"default":null,"type":["string","null"]},"utilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"memoryUtilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"memoryUsed":{"default":null,"minimum":0,"type":["integer","null"]},"memoryTotal":{"default":null,"minimum":0,"type":["integer","null"]},"memoryFree":{"default":null,"minimum":0,"type":["integer","null"]},"memoryReserved":{"default":null,"minimum":0,"type":["integer","null"]},"temperature":{"default":null,"type":["integer","null"]},"temperatureSlowdown":{"default":null,"type":["integer","null"]},"powerUsage":{"default":null,"minimum":0,"type":["number","null"]},"powerLimit":{"default":null,"minimum":0,"type":["number","null"]},"fanSpeed":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"encoderUtilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"decoderUtilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"smClock":{"default":null,"minimum":0,"type":["integer","null"]},"smClockMax":{"default":null,"minimum":0,"type":["integer","null"]},"memoryClock":{"default":null,"minimum":0,"type":["integer","null"]},"pstate":{"default":null,"maximum":32,"minimum":0,"type":["integer","null"]},"clockEventReasons":{"default":null,"items":{"type":"string"},"type":["array","null"]},"eccErrorsUncorrected":{"default":null,"minimum":0,"type":["integer","null"]},"energyConsumed":{"default":null,"minimum":0,"type":["number","null"]},"processes":{"items":{"$ref":"#/$defs/ProcessInfo"},"type":"array","default":[]}},"required":["id","name"],"type":"object"};
 const func1 = Object.prototype.hasOwnProperty;
-const schema22 = {"additionalProperties":false,"properties":{"pid":{"minimum":0,"type":"integer"},"name":{"default":null,"type":["string","null"]},"usedMemoryMiB":{"default":null,"minimum":0,"type":["integer","null"]},"user":{"default":null,"type":["string","null"]},"type":{"default":null,"enum":["compute","graphics","compute+graphics",null],"type":["string","null"]},"smUtilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]}},"required":["pid"],"type":"object"};
+const schema22 = {"additionalProperties":false,"properties":{"pid":{"minimum":0,"type":"integer"},"name":{"default":null,"type":["string","null"]},"usedMemoryMiB":{"default":null,"minimum":0,"type":["integer","null"]},"user":{"default":null,"type":["string","null"]},"type":{"default":null,"enum":["compute","graphics","compute+graphics",null],"type":["string","null"]},"smUtilization":{"default":null,"maximum":100,"minimum":0,"type":["integer","null"]},"startTime":{"default":null,"minimum":0,"type":["number","null"]},"container":{"default":null,"type":["string","null"]}},"required":["pid"],"type":"object"};
 
 function validate55(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -34,6 +34,12 @@ data.type = null;
 if(data.smUtilization === undefined){
 data.smUtilization = null;
 }
+if(data.startTime === undefined){
+data.startTime = null;
+}
+if(data.container === undefined){
+data.container = null;
+}
 let missing0;
 if((data.pid === undefined) && (missing0 = "pid")){
 validate55.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
@@ -42,7 +48,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((key0 === "pid") || (key0 === "name")) || (key0 === "usedMemoryMiB")) || (key0 === "user")) || (key0 === "type")) || (key0 === "smUtilization"))){
+if(!((((((((key0 === "pid") || (key0 === "name")) || (key0 === "usedMemoryMiB")) || (key0 === "user")) || (key0 === "type")) || (key0 === "smUtilization")) || (key0 === "startTime")) || (key0 === "container"))){
 delete data[key0];
 }
 }
@@ -133,6 +139,32 @@ return false;
 }
 }
 var valid0 = _errs12 === errors;
+if(valid0){
+let data6 = data.startTime;
+const _errs14 = errors;
+if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
+validate55.errors = [{instancePath:instancePath+"/startTime",schemaPath:"#/properties/startTime/type",keyword:"type",params:{type: schema22.properties.startTime.type},message:"must be number,null"}];
+return false;
+}
+if(errors === _errs14){
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 < 0 || isNaN(data6)){
+validate55.errors = [{instancePath:instancePath+"/startTime",schemaPath:"#/properties/startTime/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs14 === errors;
+if(valid0){
+let data7 = data.container;
+const _errs16 = errors;
+if((typeof data7 !== "string") && (data7 !== null)){
+validate55.errors = [{instancePath:instancePath+"/container",schemaPath:"#/properties/container/type",keyword:"type",params:{type: schema22.properties.container.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+}
 }
 }
 }
@@ -223,6 +255,9 @@ data.decoderUtilization = null;
 }
 if(data.smClock === undefined){
 data.smClock = null;
+}
+if(data.smClockMax === undefined){
+data.smClockMax = null;
 }
 if(data.memoryClock === undefined){
 data.memoryClock = null;
@@ -578,114 +613,130 @@ return false;
 }
 var valid0 = _errs44 === errors;
 if(valid0){
-let data22 = data.memoryClock;
+let data22 = data.smClockMax;
 const _errs46 = errors;
 if((!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))) && (data22 !== null)){
-validate54.errors = [{instancePath:instancePath+"/memoryClock",schemaPath:"#/properties/memoryClock/type",keyword:"type",params:{type: schema21.properties.memoryClock.type},message:"must be integer,null"}];
+validate54.errors = [{instancePath:instancePath+"/smClockMax",schemaPath:"#/properties/smClockMax/type",keyword:"type",params:{type: schema21.properties.smClockMax.type},message:"must be integer,null"}];
 return false;
 }
 if(errors === _errs46){
 if((typeof data22 == "number") && (isFinite(data22))){
 if(data22 < 0 || isNaN(data22)){
-validate54.errors = [{instancePath:instancePath+"/memoryClock",schemaPath:"#/properties/memoryClock/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate54.errors = [{instancePath:instancePath+"/smClockMax",schemaPath:"#/properties/smClockMax/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 var valid0 = _errs46 === errors;
 if(valid0){
-let data23 = data.pstate;
+let data23 = data.memoryClock;
 const _errs48 = errors;
 if((!(((typeof data23 == "number") && (!(data23 % 1) && !isNaN(data23))) && (isFinite(data23)))) && (data23 !== null)){
-validate54.errors = [{instancePath:instancePath+"/pstate",schemaPath:"#/properties/pstate/type",keyword:"type",params:{type: schema21.properties.pstate.type},message:"must be integer,null"}];
+validate54.errors = [{instancePath:instancePath+"/memoryClock",schemaPath:"#/properties/memoryClock/type",keyword:"type",params:{type: schema21.properties.memoryClock.type},message:"must be integer,null"}];
 return false;
 }
 if(errors === _errs48){
 if((typeof data23 == "number") && (isFinite(data23))){
-if(data23 > 32 || isNaN(data23)){
+if(data23 < 0 || isNaN(data23)){
+validate54.errors = [{instancePath:instancePath+"/memoryClock",schemaPath:"#/properties/memoryClock/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs48 === errors;
+if(valid0){
+let data24 = data.pstate;
+const _errs50 = errors;
+if((!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))) && (data24 !== null)){
+validate54.errors = [{instancePath:instancePath+"/pstate",schemaPath:"#/properties/pstate/type",keyword:"type",params:{type: schema21.properties.pstate.type},message:"must be integer,null"}];
+return false;
+}
+if(errors === _errs50){
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 > 32 || isNaN(data24)){
 validate54.errors = [{instancePath:instancePath+"/pstate",schemaPath:"#/properties/pstate/maximum",keyword:"maximum",params:{comparison: "<=", limit: 32},message:"must be <= 32"}];
 return false;
 }
 else {
-if(data23 < 0 || isNaN(data23)){
+if(data24 < 0 || isNaN(data24)){
 validate54.errors = [{instancePath:instancePath+"/pstate",schemaPath:"#/properties/pstate/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 }
-var valid0 = _errs48 === errors;
+var valid0 = _errs50 === errors;
 if(valid0){
-let data24 = data.clockEventReasons;
-const _errs50 = errors;
-if((!(Array.isArray(data24))) && (data24 !== null)){
+let data25 = data.clockEventReasons;
+const _errs52 = errors;
+if((!(Array.isArray(data25))) && (data25 !== null)){
 validate54.errors = [{instancePath:instancePath+"/clockEventReasons",schemaPath:"#/properties/clockEventReasons/type",keyword:"type",params:{type: schema21.properties.clockEventReasons.type},message:"must be array,null"}];
 return false;
 }
-if(errors === _errs50){
-if(Array.isArray(data24)){
+if(errors === _errs52){
+if(Array.isArray(data25)){
 var valid1 = true;
-const len0 = data24.length;
+const len0 = data25.length;
 for(let i0=0; i0<len0; i0++){
-const _errs52 = errors;
-if(typeof data24[i0] !== "string"){
+const _errs54 = errors;
+if(typeof data25[i0] !== "string"){
 validate54.errors = [{instancePath:instancePath+"/clockEventReasons/" + i0,schemaPath:"#/properties/clockEventReasons/items/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
-var valid1 = _errs52 === errors;
+var valid1 = _errs54 === errors;
 if(!valid1){
 break;
 }
 }
 }
 }
-var valid0 = _errs50 === errors;
+var valid0 = _errs52 === errors;
 if(valid0){
-let data26 = data.eccErrorsUncorrected;
-const _errs54 = errors;
-if((!(((typeof data26 == "number") && (!(data26 % 1) && !isNaN(data26))) && (isFinite(data26)))) && (data26 !== null)){
-validate54.errors = [{instancePath:instancePath+"/eccErrorsUncorrected",schemaPath:"#/properties/eccErrorsUncorrected/type",keyword:"type",params:{type: schema21.properties.eccErrorsUncorrected.type},message:"must be integer,null"}];
-return false;
-}
-if(errors === _errs54){
-if((typeof data26 == "number") && (isFinite(data26))){
-if(data26 < 0 || isNaN(data26)){
-validate54.errors = [{instancePath:instancePath+"/eccErrorsUncorrected",schemaPath:"#/properties/eccErrorsUncorrected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
-return false;
-}
-}
-}
-var valid0 = _errs54 === errors;
-if(valid0){
-let data27 = data.energyConsumed;
+let data27 = data.eccErrorsUncorrected;
 const _errs56 = errors;
-if((!((typeof data27 == "number") && (isFinite(data27)))) && (data27 !== null)){
-validate54.errors = [{instancePath:instancePath+"/energyConsumed",schemaPath:"#/properties/energyConsumed/type",keyword:"type",params:{type: schema21.properties.energyConsumed.type},message:"must be number,null"}];
+if((!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))) && (data27 !== null)){
+validate54.errors = [{instancePath:instancePath+"/eccErrorsUncorrected",schemaPath:"#/properties/eccErrorsUncorrected/type",keyword:"type",params:{type: schema21.properties.eccErrorsUncorrected.type},message:"must be integer,null"}];
 return false;
 }
 if(errors === _errs56){
 if((typeof data27 == "number") && (isFinite(data27))){
 if(data27 < 0 || isNaN(data27)){
-validate54.errors = [{instancePath:instancePath+"/energyConsumed",schemaPath:"#/properties/energyConsumed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+validate54.errors = [{instancePath:instancePath+"/eccErrorsUncorrected",schemaPath:"#/properties/eccErrorsUncorrected/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
 return false;
 }
 }
 }
 var valid0 = _errs56 === errors;
 if(valid0){
-let data28 = data.processes;
+let data28 = data.energyConsumed;
 const _errs58 = errors;
+if((!((typeof data28 == "number") && (isFinite(data28)))) && (data28 !== null)){
+validate54.errors = [{instancePath:instancePath+"/energyConsumed",schemaPath:"#/properties/energyConsumed/type",keyword:"type",params:{type: schema21.properties.energyConsumed.type},message:"must be number,null"}];
+return false;
+}
 if(errors === _errs58){
-if(Array.isArray(data28)){
-var valid2 = true;
-const len1 = data28.length;
-for(let i1=0; i1<len1; i1++){
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 0 || isNaN(data28)){
+validate54.errors = [{instancePath:instancePath+"/energyConsumed",schemaPath:"#/properties/energyConsumed/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs58 === errors;
+if(valid0){
+let data29 = data.processes;
 const _errs60 = errors;
-if(!(validate55(data28[i1], {instancePath:instancePath+"/processes/" + i1,parentData:data28,parentDataProperty:i1,rootData,dynamicAnchors}))){
+if(errors === _errs60){
+if(Array.isArray(data29)){
+var valid2 = true;
+const len1 = data29.length;
+for(let i1=0; i1<len1; i1++){
+const _errs62 = errors;
+if(!(validate55(data29[i1], {instancePath:instancePath+"/processes/" + i1,parentData:data29,parentDataProperty:i1,rootData,dynamicAnchors}))){
 vErrors = vErrors === null ? validate55.errors : vErrors.concat(validate55.errors);
 errors = vErrors.length;
 }
-var valid2 = _errs60 === errors;
+var valid2 = _errs62 === errors;
 if(!valid2){
 break;
 }
@@ -696,7 +747,8 @@ validate54.errors = [{instancePath:instancePath+"/processes",schemaPath:"#/prope
 return false;
 }
 }
-var valid0 = _errs58 === errors;
+var valid0 = _errs60 === errors;
+}
 }
 }
 }
@@ -1177,7 +1229,7 @@ return errors === 0;
 validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const Hello = validate60;
-const schema24 = {"additionalProperties":false,"properties":{"type":{"const":"hello","default":"hello","type":"string"},"config":{"$ref":"#/$defs/ClientConfig"},"status":{"$ref":"#/$defs/ProviderStatus"},"backfill":{"items":{"$ref":"#/$defs/Telemetry"},"type":"array"}},"required":["config","status","backfill"],"type":"object"};
+const schema24 = {"additionalProperties":false,"properties":{"type":{"const":"hello","default":"hello","type":"string"},"config":{"$ref":"#/$defs/ClientConfig"},"status":{"$ref":"#/$defs/ProviderStatus"},"backfill":{"items":{"$ref":"#/$defs/Telemetry"},"type":"array"},"findings":{"items":{"$ref":"#/$defs/Event"},"type":"array","default":[]},"events":{"items":{"$ref":"#/$defs/Event"},"type":"array","default":[]}},"required":["config","status","backfill"],"type":"object"};
 const schema25 = {"additionalProperties":false,"properties":{"pollIntervalMs":{"type":"integer"},"wsBacklog":{"type":"integer"},"heartbeatIntervalMs":{"type":"integer"},"maxRate":{"type":"number"},"hostname":{"type":"string"},"version":{"type":"string"},"temperatureThresholds":{"$ref":"#/$defs/TemperatureThresholds"},"busyUtilization":{"type":"integer"}},"required":["pollIntervalMs","wsBacklog","heartbeatIntervalMs","maxRate","hostname","version","temperatureThresholds","busyUtilization"],"type":"object"};
 const schema26 = {"additionalProperties":false,"properties":{"warn":{"type":"integer"},"hot":{"type":"integer"}},"required":["warn","hot"],"type":"object"};
 
@@ -1500,6 +1552,248 @@ return errors === 0;
 }
 validate65.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const schema28 = {"additionalProperties":false,"properties":{"id":{"type":"string"},"kind":{"enum":["idleHolding","unownedMemory","deadHolder","throttling","hot","eccErrors","xid","gpuLost","gpuAdded","gpuRemoved","provider"],"type":"string"},"severity":{"enum":["info","warning","critical"],"type":"string"},"start":{"type":"string"},"end":{"default":null,"type":["string","null"]},"gpu":{"default":null,"type":["string","null"]},"gpuIndex":{"default":null,"type":["integer","null"]},"gpuName":{"default":null,"type":["string","null"]},"pid":{"default":null,"minimum":0,"type":["integer","null"]},"process":{"default":null,"type":["string","null"]},"user":{"default":null,"type":["string","null"]},"container":{"default":null,"type":["string","null"]},"summary":{"type":"string"},"action":{"type":"string"},"value":{"default":null,"type":["number","null"]}},"required":["id","kind","severity","start","summary","action"],"type":"object"};
+
+function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate68.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.end === undefined){
+data.end = null;
+}
+if(data.gpu === undefined){
+data.gpu = null;
+}
+if(data.gpuIndex === undefined){
+data.gpuIndex = null;
+}
+if(data.gpuName === undefined){
+data.gpuName = null;
+}
+if(data.pid === undefined){
+data.pid = null;
+}
+if(data.process === undefined){
+data.process = null;
+}
+if(data.user === undefined){
+data.user = null;
+}
+if(data.container === undefined){
+data.container = null;
+}
+if(data.value === undefined){
+data.value = null;
+}
+let missing0;
+if(((((((data.id === undefined) && (missing0 = "id")) || ((data.kind === undefined) && (missing0 = "kind"))) || ((data.severity === undefined) && (missing0 = "severity"))) || ((data.start === undefined) && (missing0 = "start"))) || ((data.summary === undefined) && (missing0 = "summary"))) || ((data.action === undefined) && (missing0 = "action"))){
+validate68.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func1.call(schema28.properties, key0))){
+delete data[key0];
+}
+}
+if(_errs1 === errors){
+if(data.id !== undefined){
+const _errs2 = errors;
+if(typeof data.id !== "string"){
+validate68.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.kind !== undefined){
+let data1 = data.kind;
+const _errs4 = errors;
+if(typeof data1 !== "string"){
+validate68.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((((((((((data1 === "idleHolding") || (data1 === "unownedMemory")) || (data1 === "deadHolder")) || (data1 === "throttling")) || (data1 === "hot")) || (data1 === "eccErrors")) || (data1 === "xid")) || (data1 === "gpuLost")) || (data1 === "gpuAdded")) || (data1 === "gpuRemoved")) || (data1 === "provider"))){
+validate68.errors = [{instancePath:instancePath+"/kind",schemaPath:"#/properties/kind/enum",keyword:"enum",params:{allowedValues: schema28.properties.kind.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.severity !== undefined){
+let data2 = data.severity;
+const _errs6 = errors;
+if(typeof data2 !== "string"){
+validate68.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((data2 === "info") || (data2 === "warning")) || (data2 === "critical"))){
+validate68.errors = [{instancePath:instancePath+"/severity",schemaPath:"#/properties/severity/enum",keyword:"enum",params:{allowedValues: schema28.properties.severity.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.start !== undefined){
+const _errs8 = errors;
+if(typeof data.start !== "string"){
+validate68.errors = [{instancePath:instancePath+"/start",schemaPath:"#/properties/start/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data4 = data.end;
+const _errs10 = errors;
+if((typeof data4 !== "string") && (data4 !== null)){
+validate68.errors = [{instancePath:instancePath+"/end",schemaPath:"#/properties/end/type",keyword:"type",params:{type: schema28.properties.end.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+if(valid0){
+let data5 = data.gpu;
+const _errs12 = errors;
+if((typeof data5 !== "string") && (data5 !== null)){
+validate68.errors = [{instancePath:instancePath+"/gpu",schemaPath:"#/properties/gpu/type",keyword:"type",params:{type: schema28.properties.gpu.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+if(valid0){
+let data6 = data.gpuIndex;
+const _errs14 = errors;
+if((!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))) && (data6 !== null)){
+validate68.errors = [{instancePath:instancePath+"/gpuIndex",schemaPath:"#/properties/gpuIndex/type",keyword:"type",params:{type: schema28.properties.gpuIndex.type},message:"must be integer,null"}];
+return false;
+}
+var valid0 = _errs14 === errors;
+if(valid0){
+let data7 = data.gpuName;
+const _errs16 = errors;
+if((typeof data7 !== "string") && (data7 !== null)){
+validate68.errors = [{instancePath:instancePath+"/gpuName",schemaPath:"#/properties/gpuName/type",keyword:"type",params:{type: schema28.properties.gpuName.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+if(valid0){
+let data8 = data.pid;
+const _errs18 = errors;
+if((!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))) && (data8 !== null)){
+validate68.errors = [{instancePath:instancePath+"/pid",schemaPath:"#/properties/pid/type",keyword:"type",params:{type: schema28.properties.pid.type},message:"must be integer,null"}];
+return false;
+}
+if(errors === _errs18){
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 < 0 || isNaN(data8)){
+validate68.errors = [{instancePath:instancePath+"/pid",schemaPath:"#/properties/pid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs18 === errors;
+if(valid0){
+let data9 = data.process;
+const _errs20 = errors;
+if((typeof data9 !== "string") && (data9 !== null)){
+validate68.errors = [{instancePath:instancePath+"/process",schemaPath:"#/properties/process/type",keyword:"type",params:{type: schema28.properties.process.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs20 === errors;
+if(valid0){
+let data10 = data.user;
+const _errs22 = errors;
+if((typeof data10 !== "string") && (data10 !== null)){
+validate68.errors = [{instancePath:instancePath+"/user",schemaPath:"#/properties/user/type",keyword:"type",params:{type: schema28.properties.user.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs22 === errors;
+if(valid0){
+let data11 = data.container;
+const _errs24 = errors;
+if((typeof data11 !== "string") && (data11 !== null)){
+validate68.errors = [{instancePath:instancePath+"/container",schemaPath:"#/properties/container/type",keyword:"type",params:{type: schema28.properties.container.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs24 === errors;
+if(valid0){
+if(data.summary !== undefined){
+const _errs26 = errors;
+if(typeof data.summary !== "string"){
+validate68.errors = [{instancePath:instancePath+"/summary",schemaPath:"#/properties/summary/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs26 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.action !== undefined){
+const _errs28 = errors;
+if(typeof data.action !== "string"){
+validate68.errors = [{instancePath:instancePath+"/action",schemaPath:"#/properties/action/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs28 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data14 = data.value;
+const _errs30 = errors;
+if((!((typeof data14 == "number") && (isFinite(data14)))) && (data14 !== null)){
+validate68.errors = [{instancePath:instancePath+"/value",schemaPath:"#/properties/value/type",keyword:"type",params:{type: schema28.properties.value.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs30 === errors;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate68.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate68.errors = vErrors;
+return errors === 0;
+}
+validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 function validate60(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -1516,6 +1810,12 @@ if(data && typeof data == "object" && !Array.isArray(data)){
 if(data.type === undefined){
 data.type = "hello";
 }
+if(data.findings === undefined){
+data.findings = [];
+}
+if(data.events === undefined){
+data.events = [];
+}
 let missing0;
 if((((data.config === undefined) && (missing0 = "config")) || ((data.status === undefined) && (missing0 = "status"))) || ((data.backfill === undefined) && (missing0 = "backfill"))){
 validate60.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
@@ -1524,7 +1824,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((key0 === "type") || (key0 === "config")) || (key0 === "status")) || (key0 === "backfill"))){
+if(!((((((key0 === "type") || (key0 === "config")) || (key0 === "status")) || (key0 === "backfill")) || (key0 === "findings")) || (key0 === "events"))){
 delete data[key0];
 }
 }
@@ -1594,6 +1894,58 @@ var valid0 = _errs6 === errors;
 else {
 var valid0 = true;
 }
+if(valid0){
+let data5 = data.findings;
+const _errs9 = errors;
+if(errors === _errs9){
+if(Array.isArray(data5)){
+var valid2 = true;
+const len1 = data5.length;
+for(let i1=0; i1<len1; i1++){
+const _errs11 = errors;
+if(!(validate68(data5[i1], {instancePath:instancePath+"/findings/" + i1,parentData:data5,parentDataProperty:i1,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+errors = vErrors.length;
+}
+var valid2 = _errs11 === errors;
+if(!valid2){
+break;
+}
+}
+}
+else {
+validate60.errors = [{instancePath:instancePath+"/findings",schemaPath:"#/properties/findings/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs9 === errors;
+if(valid0){
+let data7 = data.events;
+const _errs12 = errors;
+if(errors === _errs12){
+if(Array.isArray(data7)){
+var valid3 = true;
+const len2 = data7.length;
+for(let i2=0; i2<len2; i2++){
+const _errs14 = errors;
+if(!(validate68(data7[i2], {instancePath:instancePath+"/events/" + i2,parentData:data7,parentDataProperty:i2,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+errors = vErrors.length;
+}
+var valid3 = _errs14 === errors;
+if(!valid3){
+break;
+}
+}
+}
+else {
+validate60.errors = [{instancePath:instancePath+"/events",schemaPath:"#/properties/events/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs12 === errors;
+}
+}
 }
 }
 }
@@ -1610,13 +1962,13 @@ return errors === 0;
 }
 validate60.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const GpuChange = validate68;
-const schema28 = {"additionalProperties":false,"properties":{"type":{"enum":["gpuAdded","gpuRemoved"],"type":"string"},"seq":{"type":"integer"},"timestamp":{"type":"string"},"uuid":{"type":"string"},"id":{"type":"integer"},"name":{"type":"string"}},"required":["type","seq","timestamp","uuid","id","name"],"type":"object"};
+export const GpuChange = validate71;
+const schema29 = {"additionalProperties":false,"properties":{"type":{"enum":["gpuAdded","gpuRemoved"],"type":"string"},"seq":{"type":"integer"},"timestamp":{"type":"string"},"uuid":{"type":"string"},"id":{"type":"integer"},"name":{"type":"string"}},"required":["type","seq","timestamp","uuid","id","name"],"type":"object"};
 
-function validate68(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate68.evaluated;
+const evaluated0 = validate71.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1627,7 +1979,7 @@ if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
 let missing0;
 if(((((((data.type === undefined) && (missing0 = "type")) || ((data.seq === undefined) && (missing0 = "seq"))) || ((data.timestamp === undefined) && (missing0 = "timestamp"))) || ((data.uuid === undefined) && (missing0 = "uuid"))) || ((data.id === undefined) && (missing0 = "id"))) || ((data.name === undefined) && (missing0 = "name"))){
-validate68.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate71.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
@@ -1642,11 +1994,11 @@ if(data.type !== undefined){
 let data0 = data.type;
 const _errs2 = errors;
 if(typeof data0 !== "string"){
-validate68.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if(!((data0 === "gpuAdded") || (data0 === "gpuRemoved"))){
-validate68.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema28.properties.type.enum},message:"must be equal to one of the allowed values"}];
+validate71.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/enum",keyword:"enum",params:{allowedValues: schema29.properties.type.enum},message:"must be equal to one of the allowed values"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -1659,7 +2011,7 @@ if(data.seq !== undefined){
 let data1 = data.seq;
 const _errs4 = errors;
 if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-validate68.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate71.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -1671,7 +2023,7 @@ if(valid0){
 if(data.timestamp !== undefined){
 const _errs6 = errors;
 if(typeof data.timestamp !== "string"){
-validate68.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -1683,7 +2035,7 @@ if(valid0){
 if(data.uuid !== undefined){
 const _errs8 = errors;
 if(typeof data.uuid !== "string"){
-validate68.errors = [{instancePath:instancePath+"/uuid",schemaPath:"#/properties/uuid/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/uuid",schemaPath:"#/properties/uuid/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs8 === errors;
@@ -1696,7 +2048,7 @@ if(data.id !== undefined){
 let data4 = data.id;
 const _errs10 = errors;
 if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-validate68.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate71.errors = [{instancePath:instancePath+"/id",schemaPath:"#/properties/id/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs10 === errors;
@@ -1708,7 +2060,7 @@ if(valid0){
 if(data.name !== undefined){
 const _errs12 = errors;
 if(typeof data.name !== "string"){
-validate68.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate71.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs12 === errors;
@@ -1725,22 +2077,22 @@ var valid0 = true;
 }
 }
 else {
-validate68.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate71.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate68.errors = vErrors;
+validate71.errors = vErrors;
 return errors === 0;
 }
-validate68.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Status = validate69;
-const schema29 = {"additionalProperties":false,"properties":{"type":{"const":"status","default":"status","type":"string"},"timestamp":{"type":"string"},"status":{"$ref":"#/$defs/ProviderStatus"}},"required":["timestamp","status"],"type":"object"};
+export const Status = validate72;
+const schema30 = {"additionalProperties":false,"properties":{"type":{"const":"status","default":"status","type":"string"},"timestamp":{"type":"string"},"status":{"$ref":"#/$defs/ProviderStatus"}},"required":["timestamp","status"],"type":"object"};
 
-function validate69(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate69.evaluated;
+const evaluated0 = validate72.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1754,7 +2106,7 @@ data.type = "status";
 }
 let missing0;
 if(((data.timestamp === undefined) && (missing0 = "timestamp")) || ((data.status === undefined) && (missing0 = "status"))){
-validate69.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate72.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
@@ -1768,11 +2120,11 @@ if(_errs1 === errors){
 let data0 = data.type;
 const _errs2 = errors;
 if(typeof data0 !== "string"){
-validate69.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate72.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("status" !== data0){
-validate69.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status"},message:"must be equal to constant"}];
+validate72.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "status"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -1780,7 +2132,7 @@ if(valid0){
 if(data.timestamp !== undefined){
 const _errs4 = errors;
 if(typeof data.timestamp !== "string"){
-validate69.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate72.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -1806,22 +2158,22 @@ var valid0 = true;
 }
 }
 else {
-validate69.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate72.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate69.errors = vErrors;
+validate72.errors = vErrors;
 return errors === 0;
 }
-validate69.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const Heartbeat = validate71;
-const schema30 = {"additionalProperties":false,"properties":{"type":{"const":"heartbeat","default":"heartbeat","type":"string"},"timestamp":{"type":"string"},"seq":{"type":"integer"}},"required":["timestamp","seq"],"type":"object"};
+export const Heartbeat = validate74;
+const schema31 = {"additionalProperties":false,"properties":{"type":{"const":"heartbeat","default":"heartbeat","type":"string"},"timestamp":{"type":"string"},"seq":{"type":"integer"}},"required":["timestamp","seq"],"type":"object"};
 
-function validate71(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate74(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate71.evaluated;
+const evaluated0 = validate74.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1835,7 +2187,7 @@ data.type = "heartbeat";
 }
 let missing0;
 if(((data.timestamp === undefined) && (missing0 = "timestamp")) || ((data.seq === undefined) && (missing0 = "seq"))){
-validate71.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate74.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
@@ -1849,11 +2201,11 @@ if(_errs1 === errors){
 let data0 = data.type;
 const _errs2 = errors;
 if(typeof data0 !== "string"){
-validate71.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate74.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("heartbeat" !== data0){
-validate71.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "heartbeat"},message:"must be equal to constant"}];
+validate74.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "heartbeat"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -1861,7 +2213,7 @@ if(valid0){
 if(data.timestamp !== undefined){
 const _errs4 = errors;
 if(typeof data.timestamp !== "string"){
-validate71.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate74.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -1874,7 +2226,7 @@ if(data.seq !== undefined){
 let data2 = data.seq;
 const _errs6 = errors;
 if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
-validate71.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+validate74.errors = [{instancePath:instancePath+"/seq",schemaPath:"#/properties/seq/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -1888,22 +2240,22 @@ var valid0 = true;
 }
 }
 else {
-validate71.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate74.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate71.errors = vErrors;
+validate74.errors = vErrors;
 return errors === 0;
 }
-validate71.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate74.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-export const ErrorMessage = validate72;
-const schema31 = {"additionalProperties":false,"properties":{"type":{"const":"error","default":"error","type":"string"},"code":{"type":"string"},"message":{"type":"string"}},"required":["code","message"],"type":"object"};
+export const ErrorMessage = validate75;
+const schema32 = {"additionalProperties":false,"properties":{"type":{"const":"error","default":"error","type":"string"},"code":{"type":"string"},"message":{"type":"string"}},"required":["code","message"],"type":"object"};
 
-function validate72(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+function validate75(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
 let errors = 0;
-const evaluated0 = validate72.evaluated;
+const evaluated0 = validate75.evaluated;
 if(evaluated0.dynamicProps){
 evaluated0.props = undefined;
 }
@@ -1917,7 +2269,7 @@ data.type = "error";
 }
 let missing0;
 if(((data.code === undefined) && (missing0 = "code")) || ((data.message === undefined) && (missing0 = "message"))){
-validate72.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+validate75.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
 return false;
 }
 else {
@@ -1931,11 +2283,11 @@ if(_errs1 === errors){
 let data0 = data.type;
 const _errs2 = errors;
 if(typeof data0 !== "string"){
-validate72.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate75.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 if("error" !== data0){
-validate72.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"}];
+validate75.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "error"},message:"must be equal to constant"}];
 return false;
 }
 var valid0 = _errs2 === errors;
@@ -1943,7 +2295,7 @@ if(valid0){
 if(data.code !== undefined){
 const _errs4 = errors;
 if(typeof data.code !== "string"){
-validate72.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate75.errors = [{instancePath:instancePath+"/code",schemaPath:"#/properties/code/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs4 === errors;
@@ -1955,7 +2307,7 @@ if(valid0){
 if(data.message !== undefined){
 const _errs6 = errors;
 if(typeof data.message !== "string"){
-validate72.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+validate75.errors = [{instancePath:instancePath+"/message",schemaPath:"#/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string"}];
 return false;
 }
 var valid0 = _errs6 === errors;
@@ -1969,14 +2321,181 @@ var valid0 = true;
 }
 }
 else {
-validate72.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+validate75.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
 return false;
 }
 }
-validate72.errors = vErrors;
+validate75.errors = vErrors;
 return errors === 0;
 }
-validate72.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+validate75.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const Findings = validate76;
+const schema33 = {"additionalProperties":false,"properties":{"type":{"const":"findings","default":"findings","type":"string"},"timestamp":{"type":"string"},"findings":{"items":{"$ref":"#/$defs/Event"},"type":"array"}},"required":["timestamp","findings"],"type":"object"};
+
+function validate76(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate76.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+data.type = "findings";
+}
+let missing0;
+if(((data.timestamp === undefined) && (missing0 = "timestamp")) || ((data.findings === undefined) && (missing0 = "findings"))){
+validate76.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((key0 === "type") || (key0 === "timestamp")) || (key0 === "findings"))){
+delete data[key0];
+}
+}
+if(_errs1 === errors){
+let data0 = data.type;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate76.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("findings" !== data0){
+validate76.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "findings"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+if(valid0){
+if(data.timestamp !== undefined){
+const _errs4 = errors;
+if(typeof data.timestamp !== "string"){
+validate76.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.findings !== undefined){
+let data2 = data.findings;
+const _errs6 = errors;
+if(errors === _errs6){
+if(Array.isArray(data2)){
+var valid1 = true;
+const len0 = data2.length;
+for(let i0=0; i0<len0; i0++){
+const _errs8 = errors;
+if(!(validate68(data2[i0], {instancePath:instancePath+"/findings/" + i0,parentData:data2,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs8 === errors;
+if(!valid1){
+break;
+}
+}
+}
+else {
+validate76.errors = [{instancePath:instancePath+"/findings",schemaPath:"#/properties/findings/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+else {
+validate76.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate76.errors = vErrors;
+return errors === 0;
+}
+validate76.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+export const EventMessage = validate78;
+const schema34 = {"additionalProperties":false,"properties":{"type":{"const":"event","default":"event","type":"string"},"event":{"$ref":"#/$defs/Event"}},"required":["event"],"type":"object"};
+
+function validate78(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate78.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+data.type = "event";
+}
+let missing0;
+if((data.event === undefined) && (missing0 = "event")){
+validate78.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((key0 === "type") || (key0 === "event"))){
+delete data[key0];
+}
+}
+if(_errs1 === errors){
+let data0 = data.type;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate78.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("event" !== data0){
+validate78.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "event"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+if(valid0){
+if(data.event !== undefined){
+const _errs4 = errors;
+if(!(validate68(data.event, {instancePath:instancePath+"/event",parentData:data,parentDataProperty:"event",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate68.errors : vErrors.concat(validate68.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+else {
+validate78.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate78.errors = vErrors;
+return errors === 0;
+}
+validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 
 /** The validator for each server message `type`. */
@@ -1988,4 +2507,6 @@ export const validators = {
   status: Status,
   heartbeat: Heartbeat,
   error: ErrorMessage,
+  findings: Findings,
+  event: EventMessage,
 };
