@@ -21,11 +21,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gpulens import __version__
+from gpulens.api.events import router as events_router
 from gpulens.api.history import router as history_router
 from gpulens.api.metrics import install_metrics
 from gpulens.api.routes import router
 from gpulens.api.security import GuardMiddleware, HostPolicy
 from gpulens.api.static import SpaFiles, find_static_dir
+from gpulens.api.usage import router as usage_router
 from gpulens.config import Settings
 from gpulens.core.metrics.providers import Selection, select
 from gpulens.core.metrics.providers.replay import ReplayProvider
@@ -33,6 +35,7 @@ from gpulens.core.metrics.system import SystemSource
 from gpulens.services.history.recorder import HistoryRecorder, Sample
 from gpulens.services.history.seed import replay_past
 from gpulens.services.messages import ClientConfig, TemperatureThresholds
+from gpulens.services.privacy import UserMask
 from gpulens.services.sampler import Sampler
 from gpulens.services.stream import Observer, Stream
 from gpulens.services.websocket import Hub, run_housekeeping
@@ -130,6 +133,8 @@ def create_app(
     )
     app.include_router(router)
     app.include_router(history_router)
+    app.include_router(events_router)
+    app.include_router(usage_router)
     hub = make_hub(settings)
     metrics = install_metrics(app, settings, hub)  # before the dashboard's catch-all mount at /
     # The stream's observers: each gets every update; none relies on another or on this order.
@@ -139,7 +144,9 @@ def create_app(
     history = make_history(settings)
     if history is not None:
         observers.append(history)  # /api/history: every sample, written on its own thread
-    stream = Stream(client_config(settings), observers, backlog=settings.ws_backlog)
+    mask = UserMask() if settings.hide_users else None
+    stream = Stream(client_config(settings), observers, backlog=settings.ws_backlog, mask=mask)
+    app.state.mask = mask
     app.state.hub = hub
     app.state.history = history
     app.state.stream = stream

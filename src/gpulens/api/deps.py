@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from gpulens.api.security import HostPolicy
 from gpulens.services.history.recorder import HistoryRecorder
+from gpulens.services.privacy import UserMask
 from gpulens.services.sampler import Sampler
 from gpulens.services.stream import Stream
 from gpulens.services.websocket import Hub
@@ -40,8 +41,15 @@ def get_history(conn: HTTPConnection) -> HistoryRecorder | None:
     return recorder
 
 
+def get_mask(conn: HTTPConnection) -> UserMask | None:
+    """HIDE_USERS: what replaces user names in answers to the page (None: names shown)."""
+    mask: UserMask | None = getattr(conn.app.state, "mask", None)
+    return mask
+
+
 HubDep = Annotated[Hub, Depends(get_hub)]
 StreamDep = Annotated[Stream, Depends(get_stream)]
 SamplerDep = Annotated[Sampler, Depends(get_sampler)]
 PolicyDep = Annotated[HostPolicy, Depends(get_policy)]
 HistoryDep = Annotated[HistoryRecorder | None, Depends(get_history)]
+MaskDep = Annotated[UserMask | None, Depends(get_mask)]
