@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 
 from gpulens.services.history.metrics import gpu_row, host_row
-from gpulens.testing.history import H100_MIB, samples
+from gpulens.testing.history import H100_MIB, IDLE_HOLDER, IDLE_HOLDER_MIB, samples
 
 START = 1_728_000_000.0
 
@@ -41,3 +41,23 @@ def test_gpus_alternate_between_busy_and_idle_with_plausible_readings() -> None:
             assert row is not None and all(v is None or type(v) is int for v in row)
         assert 0 <= system.cpu_usage <= 100
         assert all(v is not None for v in host_row(system)[:2])
+
+
+def test_each_busy_stretch_is_one_job_and_some_idle_ones_hold_memory() -> None:
+    day = list(samples(4, START, 3 * 86_400, interval=60))
+    jobs: dict[int, set[tuple[float | None, str | None]]] = {}
+    holders = 0
+    for _, gpus, _ in day:
+        for g in gpus:
+            assert len(g.processes) <= 1
+            for p in g.processes:
+                jobs.setdefault(p.pid, set()).add((p.start_time, p.user))
+                assert p.used_memory_mib is not None and g.memory_used is not None
+                assert p.used_memory_mib <= g.memory_used
+                if g.utilization == 0 and p.sm_utilization == 0:
+                    assert p.user == IDLE_HOLDER and p.used_memory_mib == IDLE_HOLDER_MIB
+                    holders += 1
+    assert len(jobs) > 8  # many jobs over three days
+    assert all(len(identity) == 1 for identity in jobs.values())  # a pid keeps its start, user
+    assert holders > 0
+    assert {u for identity in jobs.values() for _, u in identity} >= {"alice", IDLE_HOLDER}

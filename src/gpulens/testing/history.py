@@ -7,10 +7,12 @@ steps, memory filled, hot, near its power limit) and idle stretches (0 %, cool,
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from gpulens.core.metrics.schema import GpuInfo, SystemInfo
+from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, SystemInfo
 
 H100_MIB = 81_559
 
@@ -46,13 +48,60 @@ def _gpu(index: int, busy: bool, rng: random.Random) -> GpuInfo:
     )
 
 
+USERS = ("alice", "bob", "carol", "dmitri")
+IDLE_HOLDER = "erin"  # leaves a notebook holding memory on an idle GPU, now and then
+IDLE_HOLDER_MIB = 12_288
+
+
+@dataclass(slots=True)
+class _Job:
+    pid: int
+    started: float
+    user: str
+    name: str
+
+
+def _with_processes(gpu: GpuInfo, busy: bool, job: _Job | None) -> GpuInfo:
+    """The GPU as its processes see it: a busy GPU runs its job (memory and SM % its own);
+    an idle one may hold a forgotten notebook's memory at 0 % SM."""
+    if job is None:
+        return gpu
+    if busy:
+        used = max(0, (gpu.memory_used or 0) - 512)
+        sm = gpu.utilization
+    else:
+        used, sm = IDLE_HOLDER_MIB, 0
+    memory_used = (gpu.memory_used or 0) + (0 if busy else IDLE_HOLDER_MIB)
+    process = ProcessInfo(
+        pid=job.pid, name=job.name, used_memory_mib=used, user=job.user, type="compute",
+        sm_utilization=sm, start_time=job.started,
+    )  # fmt: skip
+    return gpu.model_copy(
+        update={
+            "processes": [process],
+            "memory_used": memory_used,
+            "memory_free": H100_MIB - memory_used,
+        }
+    )
+
+
 def samples(
     gpus: int, start: float, seconds: float, interval: float = 1.0, seed: int = 7
 ) -> Iterator[tuple[float, list[GpuInfo], SystemInfo]]:
-    """``(when, gpus, system)`` every ``interval`` seconds for ``seconds`` from ``start``."""
+    """``(when, gpus, system)`` every ``interval`` seconds for ``seconds`` from ``start``.
+
+    Each busy stretch is one job (a process with its own pid and start time, run by
+    one of ``USERS``); a quarter of the idle stretches keep ``IDLE_HOLDER``'s
+    notebook holding memory at 0 % SM (what the idle-but-holding finding is for).
+    Processes come from a generator of their own, so the readings do not depend on them.
+    """
     rng = random.Random(seed)
+    who = random.Random(seed + 1)
     busy = [rng.random() < 0.5 for _ in range(gpus)]
     switch_at = [start + rng.uniform(600, 4 * 3600) for _ in range(gpus)]
+    jobs: list[_Job | None] = [None] * gpus
+    decided = [False] * gpus  # the current stretch's process is chosen
+    pids = itertools.count(4000)
     steps = int(seconds / interval)
     for i in range(steps):
         when = start + i * interval
@@ -61,7 +110,17 @@ def samples(
                 busy[g] = not busy[g]
                 hours = rng.uniform(1, 9) if busy[g] else rng.uniform(0.2, 5)
                 switch_at[g] = when + hours * 3600
-        readings = [_gpu(g, busy[g], rng) for g in range(gpus)]
+                decided[g] = False
+            if not decided[g]:
+                decided[g] = True
+                if busy[g]:
+                    name = who.choice(("python3", "torchrun"))
+                    jobs[g] = _Job(next(pids), when, who.choice(USERS), name)
+                elif who.random() < 0.25:
+                    jobs[g] = _Job(next(pids), when, IDLE_HOLDER, "python3")
+                else:
+                    jobs[g] = None
+        readings = [_with_processes(_gpu(g, busy[g], rng), busy[g], jobs[g]) for g in range(gpus)]
         load = sum(busy) * 1.1 + rng.random()
         system = SystemInfo(
             cpu_usage=min(100.0, round(8 + 9 * sum(busy) + rng.random() * 4, 1)),
