@@ -7,6 +7,7 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -253,4 +254,170 @@ def test_content_errors_are_told_from_disk_and_lock_errors() -> None:
     assert store.is_content_error(sqlite3.DatabaseError("file is not a database"))
     assert not store.is_content_error(sqlite3.OperationalError("database or disk is full"))
     assert not store.is_content_error(ValueError("malformed"))
+    conn.close()
+
+
+# --- layout 2: events, sessions and usage ------------------------------------------------
+
+V1_SCHEMA = f"""
+PRAGMA application_id = {store.APPLICATION_ID};
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    name TEXT,
+    gpu_index INTEGER,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blocks (
+    series INTEGER NOT NULL,
+    tier INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    stop INTEGER NOT NULL,
+    entries INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (series, tier, start)
+) WITHOUT ROWID;
+PRAGMA user_version = 1;
+"""
+
+
+def make_v1(path: Path) -> None:
+    """A store as gpulens wrote it before layout 2 (the same pragmas and tables), with a
+    series and a block in it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(V1_SCHEMA)
+    sid = store.add_series(conn, "GPU-a", "H200", 0, 100.0)
+    put(conn, [BlockRow(sid, 0, NOW - 60, NOW, 1, b"v1 block")])
+    conn.close()
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+
+
+def test_a_new_store_has_the_event_session_and_usage_tables(db: Path) -> None:
+    conn = store.open_store(db)
+    assert {"series", "blocks", "events", "sessions", "usage"} <= _tables(conn)
+    assert store.SCHEMA_VERSION == 2
+    conn.close()
+
+
+def test_a_layout_1_store_is_upgraded_in_place_with_its_data(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_v1(db)
+    with caplog.at_level(logging.INFO, logger="gpulens.history"):
+        conn = store.open_store(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert {"events", "sessions", "usage"} <= _tables(conn)
+    assert [s.key for s in store.all_series(conn)] == ["GPU-a"]
+    block_row = store.get_block(conn, 1, 0, NOW - 60)
+    assert block_row is not None and block_row.data == b"v1 block"
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # still incremental
+    conn.execute(
+        "INSERT INTO events (id, kind, severity, start, stop, gpu, body)"
+        " VALUES ('e', 'hot', 'warning', 1, NULL, NULL, '{}')"
+    )
+    conn.close()
+    assert aside(db) == []  # never moved aside
+    assert any("upgraded" in r.getMessage() for r in caplog.records)
+    conn = store.open_store(db)  # and opens again as it is
+    assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    conn.close()
+    assert aside(db) == []
+
+
+def test_an_upgrade_that_cannot_be_written_leaves_layout_1_for_the_next_try(db: Path) -> None:
+    make_v1(db)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("PRAGMA busy_timeout = 0")
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            store.open_store(db)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    check = sqlite3.connect(db)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert "events" not in _tables(check)
+    check.close()
+    conn = store.open_store(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    conn.close()
+    assert aside(db) == []
+
+
+def _event_row(conn: sqlite3.Connection, event_id: str, start: float, stop: float | None) -> None:
+    conn.execute(
+        "INSERT INTO events (id, kind, severity, start, stop, gpu, body)"
+        " VALUES (?, 'hot', 'warning', ?, ?, 'GPU-a', '{}')",
+        (event_id, start, stop),
+    )
+
+
+def _usage_rows(conn: sqlite3.Connection, session: int, last_seen: float, hours: list[int]) -> None:
+    conn.execute(
+        "INSERT INTO sessions (id, gpu, pid, started, first_seen, last_seen, peak_mib)"
+        " VALUES (?, 'GPU-a', ?, 0, 0, ?, 1)",
+        (session, session, last_seen),
+    )
+    conn.executemany(
+        "INSERT INTO usage VALUES (?, ?, 1, 1, 1, 1, 1, 1)", [(session, h) for h in hours]
+    )
+
+
+def _ids(conn: sqlite3.Connection, sql: str) -> list[Any]:
+    return [r[0] for r in conn.execute(sql)]
+
+
+def test_events_sessions_and_usage_expire_with_the_longest_tier(db: Path) -> None:
+    conn = store.open_store(db)
+    keep = TIERS[-1].keep
+    old, recent = NOW - keep - DAY, NOW - keep + DAY
+    _event_row(conn, "old", old - 60, old)
+    _event_row(conn, "recent", old - 60, recent)  # began long ago, ended within the keep
+    _event_row(conn, "open", old - 60, None)  # still holds: kept
+    _usage_rows(conn, 1, old, [store.usage_hour(old) - 3600, store.usage_hour(old)])
+    _usage_rows(conn, 2, recent, [store.usage_hour(old), store.usage_hour(recent)])
+    assert store.expire(conn, NOW) == 1 + 3 + 1  # an event, three usage hours, a session
+    assert sorted(_ids(conn, "SELECT id FROM events")) == ["open", "recent"]
+    assert _ids(conn, "SELECT hour FROM usage") == [store.usage_hour(recent)]
+    assert _ids(conn, "SELECT id FROM sessions") == [2]  # its usage goes on
+    assert store.expire(conn, NOW) == 0
+    conn.close()
+
+
+def test_expire_takes_events_and_usage_in_batches_too(db: Path) -> None:
+    conn = store.open_store(db)
+    old = NOW - TIERS[-1].keep - DAY
+    for i in range(25):
+        _event_row(conn, f"e{i}", old - i, old)
+    counts = []
+    while n := store.expire(conn, NOW, batch=10):
+        counts.append(n)
+    assert counts == [10, 10, 5]
+    conn.close()
+
+
+def test_the_size_cap_takes_old_usage_then_ended_events_once_no_block_is_left(db: Path) -> None:
+    conn = store.open_store(db)
+    put(conn, [block(0, NOW)])
+    _usage_rows(conn, 1, NOW, [NOW - 7200, NOW - 3600, NOW])
+    _event_row(conn, "a", NOW - 100, NOW - 50)
+    _event_row(conn, "b", NOW - 10, NOW - 5)
+    _event_row(conn, "c", NOW - 500, None)  # holds now: never dropped
+    assert store.drop_oldest(conn, batch=2) == 1  # the block first
+    assert store.drop_oldest(conn, batch=2) == 2
+    assert _ids(conn, "SELECT hour FROM usage") == [NOW]
+    assert store.drop_oldest(conn, batch=2) == 1
+    assert store.drop_oldest(conn, batch=1) == 1
+    assert sorted(_ids(conn, "SELECT id FROM events")) == ["b", "c"]
+    assert store.drop_oldest(conn, batch=2) == 1
+    assert store.drop_oldest(conn, batch=2) == 0
+    assert _ids(conn, "SELECT id FROM events") == ["c"]
     conn.close()

@@ -6,6 +6,12 @@ Tables:
   its index changes) and one for the host: name, last index, first/last seen.
 * ``blocks``: ``(series, tier, start)`` → the packed entries of that span
   (``codec.py``), with the span's end and entry count for range queries.
+* ``events`` (layout 2): one row per finding episode or instant change, keyed by the
+  event's id (``events.py``); ``stop`` is NULL while the finding holds.
+* ``sessions`` and ``usage`` (layout 2): one row per process session (pid + start
+  time on a GPU) and its usage per hour (``usage.py``).
+
+A layout-1 file is upgraded in place (its tables kept, the new ones added).
 
 The file carries an ``application_id`` and a ``user_version``: a file that is
 not a database, is another program's, was written by a newer layout, or fails
@@ -33,7 +39,7 @@ from pathlib import Path
 log = logging.getLogger("gpulens.history")
 
 APPLICATION_ID = 0x67504C4E  # "gPLN"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 2000
 DAY = 86_400
 
@@ -83,6 +89,25 @@ CREATE TABLE IF NOT EXISTS blocks (
     data BLOB NOT NULL,
     PRIMARY KEY (series, tier, start)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, severity TEXT NOT NULL,
+    start REAL NOT NULL, stop REAL,
+    gpu TEXT, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_start ON events (start);
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, gpu TEXT NOT NULL, pid INTEGER NOT NULL, started REAL NOT NULL,
+    name TEXT, user TEXT, container TEXT, gpu_index INTEGER, gpu_name TEXT,
+    first_seen REAL NOT NULL, last_seen REAL NOT NULL, peak_mib INTEGER NOT NULL,
+    UNIQUE (gpu, pid, started)
+);
+CREATE TABLE IF NOT EXISTS usage (
+    session INTEGER NOT NULL, hour INTEGER NOT NULL,
+    held_s REAL NOT NULL, gpu_s REAL NOT NULL, mib_s REAL NOT NULL,
+    sm_s REAL NOT NULL, sm_known_s REAL NOT NULL, peak_mib INTEGER NOT NULL,
+    PRIMARY KEY (session, hour)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS usage_hour ON usage (hour);
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
@@ -140,12 +165,22 @@ def _check(conn: sqlite3.Connection) -> None:
 
 
 def _create(conn: sqlite3.Connection) -> None:
+    """Make the tables a new file lacks, or upgrade an older layout in place (one
+    transaction: a failed upgrade leaves the file as it was, and is tried again)."""
     fresh = conn.execute("PRAGMA page_count").fetchone()[0] == 0
     if fresh:  # auto_vacuum can only be chosen before the first table
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.executescript(_SCHEMA)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    try:  # a write even when nothing is new: a store that cannot be written says so here
+        conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    if not fresh and 0 < version < SCHEMA_VERSION:
+        log.info("history: upgraded the store from layout %d to %d", version, SCHEMA_VERSION)
 
 
 def move_aside(path: Path, reason: str) -> Path:
@@ -268,8 +303,14 @@ def last_block(conn: sqlite3.Connection, series: int, tier: int) -> BlockRow | N
     return BlockRow(*row) if row else None
 
 
+def usage_hour(when: float) -> int:
+    """The ``usage.hour`` of the hour holding ``when`` (Unix seconds)."""
+    return int(when // 3600) * 3600
+
+
 def expire(conn: sqlite3.Connection, now: float, batch: int = 256) -> int:
-    """Delete at most ``batch`` blocks past their tier's age; returns how many."""
+    """Delete at most ``batch`` rows past their age: blocks by their tier's keep, ended
+    events, usage hours and finished sessions by the longest tier's; returns how many."""
     deleted = 0
     for tier in TIERS:
         left = batch - deleted
@@ -281,18 +322,51 @@ def expire(conn: sqlite3.Connection, now: float, batch: int = 256) -> int:
             (tier.id, int(now) - tier.keep, left),
         )
         deleted += cur.rowcount
+    cutoff = now - TIERS[-1].keep  # events and usage are kept as long as the longest tier
+    for sql, arg in (
+        (
+            "DELETE FROM events WHERE id IN (SELECT id FROM events"
+            " WHERE stop IS NOT NULL AND stop < ? LIMIT ?)",
+            cutoff,
+        ),
+        (
+            "DELETE FROM usage WHERE (session, hour) IN (SELECT session, hour FROM usage"
+            " WHERE hour < ? LIMIT ?)",
+            usage_hour(cutoff),
+        ),
+        (
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE last_seen < ?"
+            " AND NOT EXISTS (SELECT 1 FROM usage WHERE usage.session = sessions.id) LIMIT ?)",
+            cutoff,
+        ),
+    ):
+        left = batch - deleted
+        if left <= 0:
+            break
+        deleted += conn.execute(sql, (arg, left)).rowcount
     return deleted
 
 
 def drop_oldest(conn: sqlite3.Connection, batch: int = 64) -> int:
     """Delete the ``batch`` oldest blocks of the finest tier that has any (the size cap:
-    detail goes first, the long-term trend last); returns how many."""
+    detail goes first, the long-term trend last); when no block is left, the oldest
+    usage rows, then the oldest ended events; returns how many."""
     for tier in TIERS:
         cur = conn.execute(
             "DELETE FROM blocks WHERE (series, tier, start) IN (SELECT series, tier, start"
             " FROM blocks WHERE tier = ? ORDER BY start LIMIT ?)",
             (tier.id, batch),
         )
+        if cur.rowcount:
+            return cur.rowcount
+    # Only events and usage left: the oldest of them go (an active finding stays).
+    for sql in (
+        "DELETE FROM usage WHERE (session, hour) IN (SELECT session, hour FROM usage"
+        " ORDER BY hour LIMIT ?)",
+        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE stop IS NOT NULL"
+        " ORDER BY start LIMIT ?)",
+    ):
+        cur = conn.execute(sql, (batch,))
         if cur.rowcount:
             return cur.rowcount
     return 0
