@@ -9,20 +9,37 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
 
 from gpulens.api.app import create_app
-from gpulens.api.metrics import DCGM_FIELDS, GPU_LABELS
+from gpulens.api.metrics import (
+    DCGM_FIELDS,
+    EVENT_LABELS,
+    GPU_LABELS,
+    XID_LABELS,
+    EventCounts,
+    GpulensCollector,
+    SampleMetrics,
+    render,
+)
 from gpulens.config import Settings
 from gpulens.core.metrics import recording
 from gpulens.core.metrics.providers import Selection
 from gpulens.core.metrics.providers.replay import default_recording
-from gpulens.core.metrics.schema import GpuInfo, SystemInfo
+from gpulens.core.metrics.schema import GpuInfo, SystemInfo, Telemetry
+from gpulens.services.findings.model import Detection, Event, EventKind, Severity
+from gpulens.services.messages import ClientConfig, ProviderStatus, TemperatureThresholds
+from gpulens.services.sampler import Sample as Reading
+from gpulens.services.stream import Stream
+from gpulens.services.websocket import Hub
 
 DCGM = Path(__file__).parent.parent / "fixtures" / "dcgm-exporter"
 TEST_HOST = "testserver"  # TestClient's Host header, allowed below
@@ -497,3 +514,216 @@ def test_labels_constant_matches_dcgm_exporter() -> None:
     readme = (DCGM / "README.md").read_text()
     for label in ("gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname"):
         assert f"`{label}" in readme or f"{label}=" in readme, label
+
+
+# -- events and findings -------------------------------------------------------
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+UUID0 = "GPU-00000000-aaaa-bbbb-cccc-dddddddddddd"
+
+
+def event(
+    event_id: str,
+    kind: EventKind = "idleHolding",
+    *,
+    severity: Severity = "warning",
+    end: datetime | None = None,
+    gpu: str | None = UUID0,
+    index: int | None = 0,
+    value: float | None = None,
+) -> Event:
+    return Event(
+        id=event_id, kind=kind, severity=severity, start=T0, end=end, gpu=gpu, gpu_index=index,
+        pid=4242, process="python3", user="alice", summary="what happened", action="what to do",
+        value=value,
+    )  # fmt: skip
+
+
+def ended(started: Event) -> Event:
+    return started.model_copy(update={"end": T0 + timedelta(minutes=5)})
+
+
+def instant(event_id: str, kind: EventKind, **kw: Any) -> Event:
+    return event(event_id, kind, end=T0, **kw)
+
+
+class ScriptedDetector:
+    """Hands the stream the next ``(events, findings)`` on each sample."""
+
+    def __init__(self) -> None:
+        self.next: tuple[tuple[Event, ...], tuple[Event, ...]] = ((), ())
+
+    def step(self, sample: Any, changes: Any, status_changed: bool) -> Detection:
+        events, findings = self.next
+        return Detection(findings, True, events)
+
+
+class Watched:
+    """A real stream with a scripted detector and the /metrics observer, scraped as text."""
+
+    def __init__(self) -> None:
+        self.detector = ScriptedDetector()
+        self.metrics = SampleMetrics()
+        self.stream = Stream(
+            ClientConfig(
+                poll_interval_ms=250, ws_backlog=5, heartbeat_interval_ms=1000, max_rate=5.0,
+                hostname=HOSTNAME, version="test", busy_utilization=10,
+                temperature_thresholds=TemperatureThresholds(warn=70, hot=85),
+            ),
+            [self.metrics],
+            detector=self.detector,
+        )  # fmt: skip
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(GpulensCollector(self.metrics, Hub(), HOSTNAME))
+        self.readings = 0
+
+    def step(self, *events: Event, findings: tuple[Event, ...] = ()) -> Exposition:
+        self.detector.next = (events, findings)
+        self.readings += 1  # a new reading each time, though a repeat would be counted too
+        gpus = [full_gpu(0, utilization=self.readings % 100)]
+        payload = Telemetry.model_validate(
+            {"seq": 0, "timestamp": datetime.now(UTC), "source": "nvml", "gpus": gpus,
+             "system": StillSystem().sample()}
+        )  # fmt: skip
+        update = self.stream.publish(
+            Reading(payload, ProviderStatus(state="ok", provider="nvml"), 0.001)
+        )
+        assert update.events == events
+        return self.scrape()
+
+    def scrape(self) -> Exposition:
+        return parse(render(self.registry).decode())
+
+
+Labels = tuple[tuple[str, str], ...]
+
+
+def events_of(out: Exposition, name: str = "gpulens_events_total") -> dict[Labels, float]:
+    return {tuple(sorted(s.labels.items())): s.value for s in out.samples if s.name == name}
+
+
+def test_an_event_counts_once_per_start_not_per_end() -> None:
+    watched = Watched()
+    assert "gpulens_events" not in watched.scrape().text  # nothing yet: no empty family
+
+    idle = event("idle-1")
+    out = watched.step(idle, findings=(idle,))
+    labels = {"kind": "idleHolding", "severity": "warning", "gpu": "0", "UUID": UUID0,
+              "Hostname": HOSTNAME}  # fmt: skip
+    assert out.one("gpulens_events_total", **labels) == 1
+    assert out.one("gpulens_findings_active", **labels) == 1
+    assert out.types["gpulens_events_total"] == "counter"
+    assert out.types["gpulens_findings_active"] == "gauge"
+
+    out = watched.step(idle, findings=(idle,))  # the same start told again
+    assert out.one("gpulens_events_total", **labels) == 1
+
+    out = watched.step(ended(idle))  # its end: the finding is over, the count stays
+    assert out.one("gpulens_events_total", **labels) == 1
+    assert "gpulens_findings_active" not in out.text  # a gauge row that ended is gone
+    out = watched.step(ended(idle))
+    out = watched.step(idle)  # a start told after its end is still the same episode
+    assert out.one("gpulens_events_total", **labels) == 1
+
+    again = event("idle-2")  # a new episode of the same kind on the same GPU
+    out = watched.step(again, findings=(again,))
+    assert out.one("gpulens_events_total", **labels) == 2
+    out = watched.step(ended(again))
+    out = watched.step()
+    assert out.one("gpulens_events_total", **labels) == 2  # never down, never gone
+    for sample in out.samples:
+        assert not {"pid", "process", "user", "container"} & set(sample.labels)
+    assert "alice" not in out.text
+    assert "python3" not in out.text
+
+
+def test_an_episode_first_seen_ended_counts_once() -> None:
+    watched = Watched()
+    short = ended(event("hot-1", "hot"))  # began and ended between two looks
+    out = watched.step(short)
+    assert out.one("gpulens_events_total", kind="hot") == 1
+    out = watched.step(short)
+    assert out.one("gpulens_events_total", kind="hot") == 1
+
+
+def test_instant_events_xids_and_labels() -> None:
+    watched = Watched()
+    out = watched.step(
+        instant("removed-1", "gpuRemoved", severity="critical"),
+        instant("xid-1", "xid", severity="critical", value=79),
+        instant("xid-2", "xid", severity="critical", value=79),
+        instant("xid-3", "xid", severity="critical", value=48.0, gpu="index:3", index=3),
+        instant("provider-1", "provider", severity="info", gpu=None, index=None),
+    )
+    assert events_of(out) == {
+        (("Hostname", HOSTNAME), ("UUID", UUID0), ("gpu", "0"), ("kind", "gpuRemoved"),
+         ("severity", "critical")): 1,
+        (("Hostname", HOSTNAME), ("UUID", UUID0), ("gpu", "0"), ("kind", "xid"),
+         ("severity", "critical")): 2,
+        (("Hostname", HOSTNAME), ("UUID", ""), ("gpu", "3"), ("kind", "xid"),
+         ("severity", "critical")): 1,  # a GPU keyed by index has no UUID
+        (("Hostname", HOSTNAME), ("UUID", ""), ("gpu", ""), ("kind", "provider"),
+         ("severity", "info")): 1,  # an event of no GPU
+    }  # fmt: skip
+    assert events_of(out, "gpulens_xid_errors_total") == {
+        (("Hostname", HOSTNAME), ("UUID", UUID0), ("gpu", "0"), ("xid", "79")): 2,
+        (("Hostname", HOSTNAME), ("UUID", ""), ("gpu", "3"), ("xid", "48")): 1,
+    }
+    assert out.types["gpulens_xid_errors_total"] == "counter"
+    assert set(EVENT_LABELS) == {"kind", "severity", "gpu", "UUID", "Hostname"}
+    assert set(XID_LABELS) == {"gpu", "UUID", "xid", "Hostname"}
+
+    out = watched.step(instant("xid-2", "xid", severity="critical", value=79))  # told twice
+    assert out.one("gpulens_xid_errors_total", xid="79") == 2
+    out = watched.step(instant("xid-4", "xid", severity="critical", value=79))
+    assert out.one("gpulens_xid_errors_total", xid="79") == 3
+    assert out.one("gpulens_events_total", kind="xid", gpu="0") == 3
+
+
+def test_findings_gauge_follows_the_active_findings() -> None:
+    watched = Watched()
+    a, b = event("idle-a"), event("idle-b")
+    hot = event("hot-1", "hot", severity="critical", gpu="GPU-other", index=1)
+    out = watched.step(a, b, hot, findings=(hot, a, b))
+    assert out.one("gpulens_findings_active", kind="idleHolding", gpu="0") == 2
+    assert out.one("gpulens_findings_active", kind="hot", severity="critical", gpu="1",
+                   UUID="GPU-other") == 1  # fmt: skip
+    out = watched.step(ended(a), findings=(hot, b))
+    assert out.one("gpulens_findings_active", kind="idleHolding", gpu="0") == 1
+    out = watched.step(ended(hot), ended(b))
+    assert "gpulens_findings_active" not in out.text
+    assert out.one("gpulens_events_total", kind="idleHolding") == 2
+    assert out.one("gpulens_events_total", kind="hot") == 1
+
+
+def test_event_families_parse_as_the_text_format() -> None:
+    watched = Watched()
+    idle = event("idle-1")
+    watched.step(idle, instant("xid-1", "xid", severity="critical", value=31), findings=(idle,))
+    text = render(watched.registry).decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families["gpulens_events"].type == "counter"
+    assert families["gpulens_events"].documentation.startswith("Events that started")
+    assert families["gpulens_xid_errors"].type == "counter"
+    assert families["gpulens_findings_active"].type == "gauge"
+    assert families["gpulens_findings_active"].documentation
+    xid = families["gpulens_xid_errors"].samples
+    assert [(s.name, s.labels, s.value) for s in xid] == [
+        ("gpulens_xid_errors_total",
+         {"gpu": "0", "UUID": UUID0, "xid": "31", "Hostname": HOSTNAME}, 1.0),
+    ]  # fmt: skip
+    assert "_created" not in text
+    own = "".join(line + "\n" for line in text.splitlines() if not family(line).startswith("DCGM_"))
+    result = promtool(own)
+    assert result.returncode == 0, result.stdout + result.stderr  # lints clean
+
+
+def test_remembered_event_ids_are_bounded() -> None:
+    counts = EventCounts(remember=8)
+    for n in range(100):
+        assert counts.add(instant(f"x-{n}", "gpuAdded", severity="info"))
+        assert counts.add(event(f"open-{n}"))  # ends that never come
+        assert counts.remembered <= 16
+    assert counts.events[("gpuAdded", "info", "0", UUID0)] == 100
+    assert not counts.add(instant("x-99", "gpuAdded", severity="info"))  # recent: a repeat
+    assert not counts.add(ended(event("open-99")))

@@ -15,12 +15,19 @@ one host label only, never both (see docs/prometheus.md for relabelling).
 
 A value gpulens does not have (``null``) has no sample line, never ``0``; a
 failed GPU has no readings at all, only ``gpulens_gpu_up 0``.
+
+Events are counters (``gpulens_events_total``, ``gpulens_xid_errors_total``):
+one per event start, kept as long as the process runs, so an alert on
+``increase(...)`` sees every repeat, which a "last XID" gauge cannot show (see
+deploy/prometheus/). The findings active now are a gauge
+(``gpulens_findings_active``) whose rows vanish when they end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -39,6 +46,7 @@ from starlette.responses import PlainTextResponse, Response
 from gpulens import __version__
 from gpulens.config import Settings
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
+from gpulens.services.findings.model import Event
 from gpulens.services.messages import ProviderStatus
 from gpulens.services.stream import Update
 from gpulens.services.websocket import Hub
@@ -59,6 +67,13 @@ GPU_LABELS = (
 # gpulens_gpu_up joins the DCGM series on gpu/UUID; it leaves out the camelCase
 # modelName (and the driver version) so that gpulens' own metrics lint clean.
 GPU_UP_LABELS = ("gpu", "UUID", "pci_bus_id", "device", "Hostname")
+
+# Events and findings: what and where, in dcgm-exporter's GPU labels (never who: no pid or user).
+EVENT_LABELS = ("kind", "severity", "gpu", "UUID", "Hostname")
+XID_LABELS = ("gpu", "UUID", "xid", "Hostname")
+# Event ids remembered to count each start once: the open episodes, and as many
+# finished ones (a start told again after its end must not count twice).
+SEEN_EVENT_IDS = 4096
 
 SAMPLE_DURATION_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -152,23 +167,100 @@ def sample_durations() -> Histogram:
     )
 
 
+EventKey = tuple[str, str, str, str]  # kind, severity, gpu, UUID
+XidKey = tuple[str, str, str]  # gpu, UUID, xid
+
+
+def event_gpu(event: Event) -> tuple[str, str]:
+    """The ``gpu`` and ``UUID`` labels of an event's GPU, as ``gpu_labels`` writes them.
+
+    ``gpu`` is the index, ``UUID`` the UUID when the GPU's key is one (a key
+    ``index:<n>`` means the source has none); both ``""`` for an event of no GPU.
+    """
+    index = "" if event.gpu_index is None else str(event.gpu_index)
+    key = event.gpu or ""
+    return index, "" if key.startswith("index:") else key
+
+
+class EventCounts:
+    """Counts event starts, each event id once, with bounded memory.
+
+    A start is an event first seen with ``end`` None (a finding begins), an
+    instant event (``end == start``), or an episode first seen already ended
+    (it began and ended between two looks). The end of an episode already
+    counted does not count again, nor does a start told twice. Counts only grow
+    for as long as the process runs.
+    """
+
+    def __init__(self, remember: int = SEEN_EVENT_IDS) -> None:
+        self.remember = remember
+        self.events: dict[EventKey, int] = {}
+        self.xids: dict[XidKey, int] = {}
+        self._open: OrderedDict[str, None] = OrderedDict()  # started, end not seen yet
+        self._done: OrderedDict[str, None] = OrderedDict()  # counted and over
+
+    def add(self, event: Event) -> bool:
+        """Count ``event`` if it is a start not counted yet; True when it was."""
+        ended = event.end is not None
+        if event.id in self._open:
+            if ended:  # the end of a counted episode
+                del self._open[event.id]
+                self._remember(self._done, event.id)
+            return False
+        if event.id in self._done:
+            return False
+        self._remember(self._done if ended else self._open, event.id)
+        gpu, uuid = event_gpu(event)
+        key = (event.kind, event.severity, gpu, uuid)
+        self.events[key] = self.events.get(key, 0) + 1
+        if event.kind == "xid":
+            code = "" if event.value is None else str(int(event.value))
+            xid = (gpu, uuid, code)
+            self.xids[xid] = self.xids.get(xid, 0) + 1
+        return True
+
+    @property
+    def remembered(self) -> int:
+        """Event ids held to tell a repeat (at most twice ``remember``)."""
+        return len(self._open) + len(self._done)
+
+    def _remember(self, ids: OrderedDict[str, None], event_id: str) -> None:
+        ids[event_id] = None
+        while len(ids) > self.remember:
+            ids.popitem(last=False)  # the oldest: long over, or an end that never came
+
+
 class SampleMetrics:
     """An observer of the stream: what ``/metrics`` reports of the samples.
 
     Every sample counts, a repeated one included: the latest payload (GPU
-    readings, its time), the provider status, and how long the read took.
+    readings, its time), the provider status, and how long the read took; the
+    events since the last sample (counted once per start) and the findings
+    active now.
+
+    Observers and scrapes both run on the event loop, so nothing here is shared
+    across threads.
     """
 
     def __init__(self) -> None:
         self.latest: Telemetry | None = None
         self.status = ProviderStatus(state="unavailable", provider=None)
         self.durations = sample_durations()
+        self.counts = EventCounts()
+        self.findings: dict[EventKey, int] = {}
 
     def observe(self, update: Update) -> None:
         sample = update.sample
         self.latest = sample.payload
         self.status = sample.status
         self.durations.observe(sample.duration)
+        for event in update.events:
+            self.counts.add(event)
+        findings: dict[EventKey, int] = {}
+        for finding in update.findings:
+            key = (finding.kind, finding.severity, *event_gpu(finding))
+            findings[key] = findings.get(key, 0) + 1
+        self.findings = findings
 
 
 class GpulensCollector(Collector):
@@ -184,6 +276,7 @@ class GpulensCollector(Collector):
         if latest is not None:
             yield from self._gpu_families(latest)
         yield from self._own_families(latest)
+        yield from self._event_families()
 
     def _gpu_families(self, latest: Telemetry) -> Iterator[Metric]:
         readable = [(gpu, gpu_labels(gpu, self.hostname)) for gpu in latest.gpus]
@@ -263,6 +356,35 @@ class GpulensCollector(Collector):
             tasks,
         )
 
+    def _event_families(self) -> Iterator[Metric]:
+        counts, host = self.samples.counts, self.hostname
+        events = CounterMetricFamily(
+            "gpulens_events",
+            "Events that started (a finding began, or an instant change such as a GPU "
+            "added or removed), by kind and severity; each event once.",
+            labels=EVENT_LABELS,
+        )
+        for key, value in sorted(counts.events.items()):
+            events.add_metric([*key, host], float(value))
+        xids = CounterMetricFamily(
+            "gpulens_xid_errors",
+            "XID errors the driver reported, by GPU and XID code.",
+            labels=XID_LABELS,
+        )
+        for (gpu, uuid, code), value in sorted(counts.xids.items()):
+            xids.add_metric([gpu, uuid, code, host], float(value))
+        active = GaugeMetricFamily(
+            "gpulens_findings_active",
+            "Findings active now (idle holders, unowned memory, throttling...), by kind "
+            "and severity; a finding that ended has no row.",
+            labels=EVENT_LABELS,
+        )
+        for key, value in sorted(self.samples.findings.items()):
+            active.add_metric([*key, host], float(value))
+        for family in (events, xids, active):
+            if family.samples:  # nothing happened yet: no empty family, as for the DCGM ones
+                yield family
+
 
 def _one(name: str, documentation: str, labels: dict[str, str], value: float) -> Metric:
     family = GaugeMetricFamily(name, documentation, labels=list(labels))
@@ -324,7 +446,10 @@ def install_metrics(app: FastAPI, settings: Settings, hub: Hub) -> SampleMetrics
 
 __all__ = [
     "DCGM_FIELDS",
+    "EVENT_LABELS",
     "GPU_LABELS",
+    "XID_LABELS",
+    "EventCounts",
     "GpulensCollector",
     "SampleMetrics",
     "install_metrics",
