@@ -9,6 +9,7 @@
 import type {
   ClientConfig,
   ErrorMessage,
+  Event as WireEvent,
   GpuChange,
   GpuInfo,
   Heartbeat,
@@ -28,12 +29,35 @@ export type System = Filled<SystemInfo>;
 export type Status = Filled<ProviderStatus>;
 export type Sample = Omit<Filled<Telemetry>, 'gpus' | 'system'> & { gpus: Gpu[]; system: System };
 
-export type HelloMsg = { type: 'hello'; config: ClientConfig; status: Status; backfill: Sample[] };
+/**
+ * A finding's episode (`end` null while it holds, set when it ended; the start
+ * and the end share `id`) or an instant change (gpuAdded, gpuRemoved, provider:
+ * `end` == `start`). Named for the protocol; where the DOM's `Event` is also
+ * needed, import it as another name.
+ */
+export type Event = Filled<WireEvent>;
+export type Severity = Event['severity'];
+export type EventKind = Event['kind'];
+
+export type HelloMsg = {
+  type: 'hello';
+  config: ClientConfig;
+  status: Status;
+  backfill: Sample[];
+  /** Findings active now. */
+  findings: Event[];
+  /** The most recent events, oldest first. */
+  events: Event[];
+};
 export type TelemetryMsg = Sample;
 export type GpuChangeMsg = GpuChange;
 export type StatusMsg = { type: 'status'; timestamp: string; status: Status };
 export type HeartbeatMsg = Filled<Heartbeat>;
 export type ErrorMsg = Filled<ErrorMessage>;
+/** The active findings, whenever the set changes (empty = all well). */
+export type FindingsMsg = { type: 'findings'; timestamp: string; findings: Event[] };
+/** A finding started (end null) or ended (same id, end set), or an instant change. */
+export type EventMsg = { type: 'event'; event: Event };
 
 export type Message =
   | HelloMsg
@@ -41,4 +65,6 @@ export type Message =
   | GpuChangeMsg
   | StatusMsg
   | HeartbeatMsg
-  | ErrorMsg;
+  | ErrorMsg
+  | FindingsMsg
+  | EventMsg;

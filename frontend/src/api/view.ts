@@ -4,7 +4,9 @@
  * components depend on data shapes only, never on the stream's code (the
  * import boundaries in eslint.config.js keep it that way).
  */
-import type { ClientConfig, Gpu, Status, System } from './types';
+import type { ClientConfig, Event, EventKind, Gpu, Severity, Status, System } from './types';
+
+export type { Event, EventKind, Severity };
 
 export interface HistoryPoint {
   /** Sample time, ms since the epoch. */
@@ -44,6 +46,15 @@ export interface ModelSnapshot {
   readonly gpus: readonly GpuEntry[];
   readonly lastEvent: GpuEvent | null;
   readonly serverError: { readonly code: string; readonly message: string } | null;
+  /** The findings active now (hello, then each `findings` message); empty = all well. */
+  readonly findings: Event[];
+  /**
+   * Recent events, oldest first (hello, then each `event` message; a finding's
+   * end replaces its start), at most a couple of hundred.
+   */
+  readonly events: Event[];
+  /** The ids the last hello brought: backfill, never news (no notification for them). */
+  readonly helloEventIds: ReadonlySet<string>;
 }
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';

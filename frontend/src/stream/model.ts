@@ -3,7 +3,7 @@
  * per GPU and hands out immutable snapshots that share every part that did
  * not change (so memoised components can compare by reference).
  */
-import type { ClientConfig, Gpu, GpuChangeMsg, Message, Sample, Status } from '../api/types';
+import type { ClientConfig, Event as LensEvent, Gpu, GpuChangeMsg, Message, Sample, Status } from '../api/types';
 import type { GpuEntry, GpuEvent, HistoryPoint, ModelSnapshot } from '../api/view';
 import { memoryShare } from '../lib/share';
 
@@ -15,6 +15,24 @@ import { memoryShare } from '../lib/share';
 export const gpuKey = (gpu: Pick<Gpu, 'uuid' | 'id'>): string => gpu.uuid ?? `index:${gpu.id}`;
 
 const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+const NO_IDS: ReadonlySet<string> = new Set();
+
+/** Recent events kept for the page (the hello sends about as many). */
+export const EVENTS_KEPT = 200;
+
+/**
+ * `events` with `event` applied: a finding's end (or any record with an id
+ * already listed) replaces the one before in place; a new id goes last (the
+ * list is oldest first); beyond `cap`, the oldest go.
+ */
+export function applyEvent(events: readonly LensEvent[], event: LensEvent, cap = EVENTS_KEPT): LensEvent[] {
+  const at = events.findIndex((e) => e.id === event.id);
+  const next = events.slice();
+  if (at >= 0) next[at] = event;
+  else next.push(event);
+  if (next.length > cap) next.splice(0, next.length - cap);
+  return next;
+}
 
 function sameProcesses(a: Gpu['processes'], b: Gpu['processes']): boolean {
   if (a.length !== b.length) return false;
@@ -75,11 +93,15 @@ export class StreamModel {
   private tracks = new Map<string, Track>();
   private lastEvent: GpuEvent | null = null;
   private serverError: ModelSnapshot['serverError'] = null;
+  private findings: LensEvent[] = [];
+  private events: LensEvent[] = [];
+  private helloEventIds: ReadonlySet<string> = NO_IDS;
   private snap: ModelSnapshot | null = null;
   private changed = true;
 
   private readonly historyLength: number;
   private readonly chartIntervalMs: number;
+  private readonly eventsKept: number;
   private pending = false;
 
   /**
@@ -87,10 +109,12 @@ export class StreamModel {
    * @param chartIntervalMs shortest time between two new history arrays for
    *   one GPU: numbers update with every sample, charts (the costly part of a
    *   render) at most this often. Every sample is still kept.
+   * @param eventsKept recent events kept (the oldest go first)
    */
-  constructor(historyLength = 120, chartIntervalMs = 0) {
+  constructor(historyLength = 120, chartIntervalMs = 0, eventsKept = EVENTS_KEPT) {
     this.historyLength = historyLength;
     this.chartIntervalMs = chartIntervalMs;
+    this.eventsKept = eventsKept;
   }
 
   get config(): ClientConfig | null {
@@ -113,6 +137,16 @@ export class StreamModel {
         this.order = [];
         this.latest = null;
         for (const sample of message.backfill) this.addSample(sample);
+        this.findings = message.findings;
+        // The hello's events are the whole recent list (after a reconnect too): what is missed in between is in it.
+        this.events = message.events.slice(-this.eventsKept);
+        this.helloEventIds = new Set(this.events.map((e) => e.id));
+        break;
+      case 'findings':
+        this.findings = message.findings;
+        break;
+      case 'event':
+        this.events = applyEvent(this.events, message.event, this.eventsKept);
         break;
       case 'telemetry':
         if (this.latest !== null && message.seq <= this.latest.seq) {
@@ -225,6 +259,9 @@ export class StreamModel {
       gpus,
       lastEvent: this.lastEvent,
       serverError: this.serverError,
+      findings: this.findings,
+      events: this.events,
+      helloEventIds: this.helloEventIds,
     };
     this.changed = false;
     return this.snap;
