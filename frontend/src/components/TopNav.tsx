@@ -1,9 +1,11 @@
 import { Activity, History, Server, Timer, Wifi, WifiOff } from 'lucide-react';
-import { memo } from 'react';
+import { memo, useContext } from 'react';
 import { pollRate, sourceLabel } from '../lib/format';
 import type { TimeRange } from '../lib/range';
 import type { ConnectionState } from '../api/view';
 import { RangeControl } from './RangeControl';
+import { ViewSwitch } from './ViewSwitch';
+import { ViewSwitchContext } from './ViewSwitchContext';
 
 interface TopNavProps {
   hostname: string | null;
@@ -52,6 +54,8 @@ function BrandMark() {
 
 function TopNavImpl({ hostname, connection, source, hasSample, pollIntervalMs, version, range, onRangeChange }: TopNavProps) {
   const c = CONNECTION[connection];
+  // The view switch (GPUs · Usage · Events) comes from App through a context: there is none without one.
+  const views = useContext(ViewSwitchContext);
   const replay = source === 'replay';
   return (
     <header className="sticky top-0 z-20 border-b border-white/[0.07] bg-canvas/70 backdrop-blur-xl">
@@ -66,10 +70,11 @@ function TopNavImpl({ hostname, connection, source, hasSample, pollIntervalMs, v
             <span className="truncate">{hostname}</span>
           </span>
         )}
-        {range && onRangeChange && (
-          // Its own row under the brand below 1280 px; in the bar beside the host name above.
-          <div className="order-last basis-full xl:order-none xl:ml-2 xl:basis-auto">
-            <RangeControl range={range} onChange={onRangeChange} />
+        {((range && onRangeChange) || views) && (
+          // Their own row under the brand below 1280 px (each full width below 640 px); in the bar beside the host name above.
+          <div className="order-last flex basis-full flex-col gap-2 sm:flex-row sm:flex-wrap sm:items-center xl:order-none xl:ml-2 xl:basis-auto">
+            {views && <ViewSwitch view={views.view} onChange={views.onChange} />}
+            {range && onRangeChange && <RangeControl range={range} onChange={onRangeChange} />}
           </div>
         )}
         <div className="ml-auto flex items-center gap-2">

@@ -158,3 +158,33 @@ export function validateCustom(
   if (end - from > MAX_SPAN_S) return { ok: false, field: 'from', error: 'Choose at most two years.' };
   return { ok: true, range: { kind: 'custom', from, to: end } };
 }
+
+// ---- the view --------------------------------------------------------------
+
+/**
+ * What the page shows, beside the range: the GPUs (live or their history), the
+ * usage (who used them), or the events. `?view=usage`; nothing for the GPUs.
+ */
+export const VIEWS = ['gpus', 'usage', 'events'] as const;
+export type View = (typeof VIEWS)[number];
+
+/** The view a URL's query string asks for; anything it cannot read is the GPUs. */
+export function parseView(search: string): View {
+  const value = new URLSearchParams(search).get('view');
+  return (VIEWS as readonly string[]).includes(value ?? '') ? (value as View) : 'gpus';
+}
+
+/** The query string for `view`, keeping any other parameter of `search` (the range). */
+export function viewSearch(view: View, search = ''): string {
+  const params = new URLSearchParams(search);
+  params.delete('view');
+  if (view !== 'gpus') params.set('view', view);
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+/** The span the usage view counts for a range: live has none of its own, so it is the last 24 hours. */
+export const USAGE_LIVE_RANGE: TimeRange = { kind: 'preset', preset: '24h' };
+export function usageRange(range: TimeRange): TimeRange {
+  return range.kind === 'live' ? USAGE_LIVE_RANGE : range;
+}
