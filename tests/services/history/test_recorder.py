@@ -16,16 +16,23 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from gpulens.core.metrics.schema import Telemetry
+from gpulens.services.findings.model import Event
 from gpulens.services.history import recorder as recorder_module
 from gpulens.services.history import store
 from gpulens.services.history.metrics import GPU_METRICS, HOST_KEY
 from gpulens.services.history.recorder import FLUSH_S, MAINTAIN_S, RETRY_S, HistoryRecorder
 from gpulens.services.history.store import DAY, TIERS, BlockRow
+from gpulens.services.messages import ProviderStatus
+from gpulens.services.sampler import Sample as SamplerSample
+from gpulens.services.stream import Update
 from tests.fakes import FakeClock, gpu
 from tests.services.history.common import (
     T0,
@@ -35,6 +42,9 @@ from tests.services.history.common import (
     record,
     system,
     times,
+)
+from tests.services.history.common import (
+    gpus as gpus_at,
 )
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -704,3 +714,209 @@ def test_the_size_cap_drops_the_oldest_detail_first_until_under_it(db: Path) -> 
 def _starts(conn: sqlite3.Connection, tier: int) -> list[int]:
     rows = conn.execute("SELECT start FROM blocks WHERE tier = ? ORDER BY start", (tier,))
     return [r[0] for r in rows]
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def _event(event_id: str, start: float, end: float | None = None, **fields: object) -> Event:
+    return Event.model_validate(
+        {
+            "id": event_id, "kind": "idleHolding", "severity": "warning",
+            "start": datetime.fromtimestamp(start, UTC),
+            "end": None if end is None else datetime.fromtimestamp(end, UTC),
+            "gpu": GPU0, "pid": 100, "user": "alice",
+            "summary": "python3 (alice) holds 40 GiB at 0 % SM", "action": "Ask alice.",
+            **fields,
+        }
+    )  # fmt: skip
+
+
+def _stored_events(path: Path) -> dict[str, tuple[float, float | None, Event]]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT id, start, stop, body FROM events").fetchall()
+    finally:
+        conn.close()
+    return {r[0]: (r[1], r[2], Event.model_validate_json(r[3])) for r in rows}
+
+
+def _update(when: float, events: tuple[Event, ...]) -> Update:
+    payload = Telemetry(
+        seq=0, timestamp=datetime.fromtimestamp(when, UTC), source="nvml",
+        gpus=[gpu(0), gpu(1)], system=system(),
+    )  # fmt: skip
+    sample = SamplerSample(payload, ProviderStatus(state="ok", provider="nvml"), 0.01)
+    return Update(sample, payload, (), (), events)
+
+
+def test_observe_queues_the_updates_events_and_a_flush_writes_them_with_the_samples(
+    db: Path,
+) -> None:
+    rec, clock = make(db)
+    rec._open()
+    start = _event("ep", T0)
+    change = _event("chg", T0, T0, kind="gpuAdded", severity="info", pid=None, user=None)
+    rec.observe(_update(T0, (start, change)))
+    rec.observe(_update(T0 + 1, ()))
+    rec.step()
+    assert times(db) == [T0, T0 + 1]
+    stored = _stored_events(db)
+    assert stored["ep"] == (T0, None, start) and stored["chg"] == (T0, T0, change)
+    end = _event("ep", T0, T0 + 30)
+    rec.observe(_update(T0 + 30, (end,)))
+    flush(rec, clock)
+    stored = _stored_events(db)
+    assert len(stored) == 2 and stored["ep"] == (T0, T0 + 30, end)  # one row per episode
+    assert rec.stats.events == 3 and rec.stats.events_dropped == 0
+    close(rec)
+
+
+def test_a_full_event_queue_drops_the_oldest_and_counts_them(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder_module, "EVENTS_QUEUE_MAX", 10)
+    rec, _ = make(db)
+    rec._open()
+    rec.record_events(_event(f"e{i:02d}", T0 + i) for i in range(25))
+    assert rec.stats.events_dropped == 15
+    rec.step()
+    assert sorted(_stored_events(db)) == [f"e{i:02d}" for i in range(15, 25)]
+    close(rec)
+
+
+def test_a_full_disk_keeps_the_events_pending_and_writes_them_when_space_returns(
+    db: Path,
+) -> None:
+    rec, clock = make(db)
+    rec._open()
+    record(rec, [T0])
+    rec.record_events([_event("before", T0)])
+    rec.step()
+    conn = rec._conn
+    assert conn is not None
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    big = "x" * 2000  # enough to need a page the file may not grow by
+    rec.record_events([_event(f"e{i}", T0 + i, summary=big) for i in range(1, 40)])
+    rec.record_events([_event("before", T0, T0 + 20)])
+    record(rec, [T0 + 1 + i for i in range(40)])
+    flush(rec, clock)
+    assert rec.status().state == "paused" and "full" in (rec.status().reason or "")
+    assert set(_stored_events(db)) == {"before"}  # what was written stays
+    assert _stored_events(db)["before"][1] is None
+    rec.record_events([_event("e1", T0 + 1, T0 + 50, summary=big)])  # ends while paused
+    flush(rec, clock)
+    assert rec.status().state == "paused"
+    assert len(rec._pending_events) == 40  # one entry per id, the end replacing its start
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    flush(rec, clock)
+    assert rec.status().state == "ok"
+    stored = _stored_events(db)
+    assert len(stored) == 40
+    assert stored["before"][1] == T0 + 20 and stored["e1"][1] == T0 + 50
+    assert rec._pending_events == {}
+    close(rec)
+
+
+def test_events_waiting_for_a_store_that_cannot_be_written_are_bounded(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder_module, "PENDING_EVENTS_MAX", 50)
+    rec, clock = make(db)
+    rec._open()
+    assert rec._conn is not None
+    rec._conn.execute("PRAGMA query_only = ON")  # read-only: every write refused
+    for n in range(4):
+        rec.record_events(_event(f"e{n * 30 + i:03d}", T0 + n * 30 + i) for i in range(30))
+        flush(rec, clock)
+        assert rec.status().state == "paused" and "readonly" in (rec.status().reason or "")
+    assert rec.stats.events_dropped == 70 and len(rec._pending_events) == 50
+    rec._conn.execute("PRAGMA query_only = OFF")
+    flush(rec, clock)
+    assert sorted(_stored_events(db)) == [f"e{i:03d}" for i in range(70, 120)]  # the newest
+    close(rec)
+
+
+def test_events_before_the_store_opens_wait_and_are_written_once_it_does(tmp_path: Path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("not a directory")
+    path = blocker / "history.db"
+    rec, clock = make(path)
+    rec._open()
+    assert rec.status().state == "paused"
+    rec.record_events([_event("early", T0)])
+    rec.step()
+    blocker.unlink()
+    clock.advance(RETRY_S)
+    rec.step()
+    assert rec.status().state == "ok" and set(_stored_events(path)) == {"early"}
+    close(rec)
+
+
+def test_a_file_found_damaged_moves_aside_and_the_events_go_on_in_a_new_one(db: Path) -> None:
+    rec, clock = make(db)
+    rec._open()
+    record(rec, [T0 + i for i in range(600)], count=8)
+    rec.record_events([_event("old", T0)])
+    rec.step()
+    assert rec._conn is not None
+    rec._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with db.open("r+b") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(4096)
+        f.write(b"\xa5" * (size - 4096))
+    other = sqlite3.connect(db)
+    other.execute("PRAGMA user_version = 2")
+    other.close()
+    rec.record_events([_event("new", T0 + 600), _event("old", T0, T0 + 601)])
+    flush(rec, clock)  # meets the damage: aside, a new file
+    assert len(list(db.parent.glob("history.db.corrupt-*"))) == 1
+    flush(rec, clock)
+    stored = _stored_events(db)
+    assert set(stored) == {"new", "old"}
+    assert stored["old"][:2] == (T0, T0 + 601)  # the end alone makes the whole row
+    close(rec)
+
+
+def test_findings_a_killed_run_left_open_are_ended_at_its_last_sample(db: Path) -> None:
+    rec, clock = make(db)
+    rec._open()
+    record(rec, [T0 + i for i in range(20)])
+    held = _event("held", T0 + 5)
+    rec.record_events([held, _event("done", T0 + 1, T0 + 3)])
+    rec.step()
+    record(rec, [T0 + 20 + i for i in range(5)])  # never flushed: the kill takes them
+    rec._drain()
+    close(rec)
+
+    rec, clock = make(db)
+    rec._open()
+    rec.record_events([_event("fresh", T0 + 100)])  # this run's own: stays open
+    record(rec, [T0 + 100])
+    rec.step()
+    stored = _stored_events(db)
+    assert stored["held"][1] == T0 + 19  # the last sample the store had
+    assert stored["held"][2] == held.model_copy(
+        update={"end": datetime.fromtimestamp(T0 + 19, UTC)}
+    )
+    assert stored["done"][1] == T0 + 3 and stored["fresh"][1] is None
+    assert rec.stats.dangling_closed == 1
+    flush(rec, clock)  # only at the first commit
+    assert _stored_events(db)["fresh"][1] is None
+    close(rec)
+
+
+def test_the_thread_writes_past_events_then_what_comes(db: Path) -> None:
+    rec = HistoryRecorder(db, max_bytes=1 << 26)
+    now = math.floor(time.time())  # (the real clock: older events would expire)
+    past = [_event(f"p{i:04d}", now - 3600 + i, now - 3600 + i + 1) for i in range(2500)]
+    rec.start(prefill=[(now - 10, gpus_at(0), None)], prefill_events=past)
+    rec.record_events([_event("now", now)])
+    deadline = time.monotonic() + 20
+    while rec.stats.events < 2501 and time.monotonic() < deadline:  # (stop cuts a prefill)
+        time.sleep(0.01)
+    rec.stop()
+    assert rec.stats.commits >= 3  # a commit every 1000 past events: never all in memory
+    stored = _stored_events(db)
+    assert len(stored) == 2501 and stored["now"][1] is None and stored["p0000"][1] == now - 3599

@@ -13,6 +13,15 @@ and it is retried every ``RETRY_S`` seconds; a damaged or foreign file is moved
 aside and a new store started. Until the store has opened once, the samples wait
 in the queue instead: each series must first read its last stored blocks, or it
 would write over them.
+
+Events (findings starting and ending, GPU and provider changes: ``Update.events``)
+take the same road: queued by ``observe`` (bounded, the oldest dropped and
+counted), kept by the writer until a commit takes them (a paused store keeps up
+to ``PENDING_EVENTS_MAX``; an episode that starts and ends meanwhile is one
+entry), written with the samples' commit (``events.py``). At its first commit the
+writer ends the findings a previous run left open (``events.close_dangling``).
+Process usage (``accounting.py``) is counted from every sample on this thread and
+written with the same commit (``usage.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ from typing import Literal
 
 from gpulens.core.metrics.schema import GpuInfo, SystemInfo, Telemetry
 from gpulens.core.metrics.text import clean_reason
+from gpulens.services.findings.model import Event
+from gpulens.services.history import events as event_store
 from gpulens.services.history import store
 from gpulens.services.history.metrics import (
     GPU_METRICS,
@@ -50,6 +61,8 @@ MAINTAIN_S = 60.0
 RETRY_S = 30.0
 QUEUE_MAX = 3_600  # samples waiting for the writer (an hour at 1 Hz)
 PENDING_MAX = 20_000  # finished blocks waiting for a store that cannot be written
+EVENTS_QUEUE_MAX = 10_000  # events waiting for the writer
+PENDING_EVENTS_MAX = 10_000  # events (one per id) waiting for a store that cannot be written
 
 State = Literal["off", "starting", "ok", "paused"]
 Sample = tuple[float, list[GpuInfo], SystemInfo | None]  # when (Unix s), GPUs, host
@@ -82,6 +95,9 @@ class RecorderStats:
     out_of_order: int = 0  # not after the previous sample (clock went back)
     commits: int = 0
     pending_dropped: int = 0
+    events: int = 0  # events taken by the writer
+    events_dropped: int = 0  # the event queue, or the events waiting for the store, was full
+    dangling_closed: int = 0  # findings a previous run left open, ended at start
 
 
 class HistoryRecorder:
@@ -103,6 +119,9 @@ class HistoryRecorder:
         self.monotonic = monotonic
         self.stats = RecorderStats()
         self._queue: deque[Sample] = deque(maxlen=QUEUE_MAX)
+        self._events: deque[Event] = deque(maxlen=EVENTS_QUEUE_MAX)
+        self._pending_events: dict[str, Event] = {}  # by id, oldest first
+        self._dangling_done = False  # the previous run's open findings have been ended
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -123,6 +142,7 @@ class HistoryRecorder:
     def observe(self, update: Update) -> None:
         """Every sample, repeated ones included (a steady GPU still has a history)."""
         payload: Telemetry = update.sample.payload
+        self.record_events(update.events)
         self.record(payload.timestamp.timestamp(), payload.gpus, payload.system)
 
     def record(self, when: float, gpus: list[GpuInfo], system: SystemInfo | None) -> None:
@@ -132,14 +152,26 @@ class HistoryRecorder:
         self._queue.append((when, gpus, system))
         self._wake.set()
 
+    def record_events(self, events: Iterable[Event]) -> None:
+        """Queue events (a finding's start or end, a change); never blocks."""
+        queued = False
+        for event in events:
+            if len(self._events) == self._events.maxlen:
+                self.stats.events_dropped += 1
+            self._events.append(event)
+            queued = True
+        if queued:
+            self._wake.set()
+
     def status(self) -> HistoryStatus:
         return self._status
 
-    def start(self, prefill: Iterable[Sample] = ()) -> None:
-        """Start the writer thread; it first writes ``prefill`` (older samples, in order:
-        the replay demo's past), then what ``record`` queues."""
+    def start(self, prefill: Iterable[Sample] = (), prefill_events: Iterable[Event] = ()) -> None:
+        """Start the writer thread; it first writes ``prefill_events`` and ``prefill``
+        (older events and samples, in order: the replay demo's past), then what
+        ``record`` and ``record_events`` queue."""
         self._thread = threading.Thread(
-            target=self._run, args=(prefill,), name="history", daemon=True
+            target=self._run, args=(prefill, prefill_events), name="history", daemon=True
         )
         self._thread.start()
 
@@ -152,8 +184,14 @@ class HistoryRecorder:
 
     # --- the writer thread ------------------------------------------------------------
 
-    def _run(self, prefill: Iterable[Sample] = ()) -> None:
+    def _run(self, prefill: Iterable[Sample] = (), prefill_events: Iterable[Event] = ()) -> None:
         self._open()
+        for count, event in enumerate(prefill_events, 1):
+            if self._stop.is_set():
+                break
+            self._take_event(event)
+            if count % 1000 == 0:
+                self._flush()
         for count, sample in enumerate(prefill, 1):
             if self._stop.is_set():
                 break
@@ -186,10 +224,25 @@ class HistoryRecorder:
             self._maintain()
 
     def _drain(self) -> None:
+        while self._events:
+            self._take_event(self._events.popleft())
         if not self._opened:
             return  # a series must continue its stored blocks, not overwrite them
         while self._queue:
             self._ingest(*self._queue.popleft())
+
+    def _take_event(self, event: Event) -> None:
+        """Keep an event until a commit writes it; a later record of the same id (its
+        end) replaces the earlier one."""
+        self.stats.events += 1
+        pending = self._pending_events
+        if event.id in pending:
+            pending[event.id] = event
+            return
+        if len(pending) >= PENDING_EVENTS_MAX:
+            del pending[next(iter(pending))]
+            self.stats.events_dropped += 1
+        pending[event.id] = event
 
     def _ingest(self, when: float, gpus: list[GpuInfo], system: SystemInfo | None) -> None:
         self.stats.samples += 1
@@ -278,8 +331,13 @@ class HistoryRecorder:
             self.flushed.set()
             return
         written: list[Block] = []
+        events = list(self._pending_events.values())
+        closed = 0
         try:
             conn.execute("BEGIN IMMEDIATE")
+            if not self._dangling_done:  # before this run's own events and samples
+                closed = event_store.close_dangling(conn, event_store.last_known(conn))
+            event_store.write(conn, events)
             ids = store.series_ids(conn)
             for key, (name, index, seen) in self._names.items():
                 if key not in ids:
@@ -304,6 +362,10 @@ class HistoryRecorder:
         else:
             self.stats.commits += 1
             self._pending.clear()
+            self._pending_events.clear()  # (only this thread adds to it)
+            if not self._dangling_done:
+                self._dangling_done = True
+                self.stats.dangling_closed = closed
             for block in written:
                 block.dirty = False
             if self._status.state != "ok":
