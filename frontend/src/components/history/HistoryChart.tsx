@@ -1,4 +1,4 @@
-import { memo, useCallback, useEffect, useId, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
+import { memo, useEffect, useId, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import { Area, CartesianGrid, ComposedChart, Line, ReferenceArea, ReferenceLine, XAxis, YAxis } from 'recharts';
 import type { TemperatureThresholds } from '../../api/types';
 import {
@@ -11,6 +11,7 @@ import {
   type ChartMetric,
 } from '../../lib/history';
 import { useCrosshair } from './crosshair';
+import { useWidth } from './useWidth';
 
 /** The plot's margins and axes, in px: the overlay (crosshair, zoom) uses the same numbers as Recharts. */
 const MARGIN = { top: 10, right: 14, bottom: 0, left: 2 } as const;
@@ -49,26 +50,6 @@ function geometry(width: number, height: number): Geometry {
     plotW: Math.max(1, width - left - MARGIN.right),
     plotH: Math.max(1, height - top - MARGIN.bottom - X_AXIS_H),
   };
-}
-
-/** The element's content width, kept up to date (0 until measured). */
-function useWidth<T extends HTMLElement>(): [(node: T | null) => void, number] {
-  const [width, setWidth] = useState(0);
-  const observer = useRef<ResizeObserver | null>(null);
-  const ref = useCallback((node: T | null) => {
-    observer.current?.disconnect();
-    observer.current = null;
-    if (node === null) return;
-    setWidth(Math.floor(node.getBoundingClientRect().width));
-    if (typeof ResizeObserver === 'undefined') return;
-    observer.current = new ResizeObserver((entries) => {
-      const w = Math.floor(entries[0]?.contentRect.width ?? 0);
-      setWidth((old) => (old === w ? old : w));
-    });
-    observer.current.observe(node);
-  }, []);
-  useEffect(() => () => observer.current?.disconnect(), []);
-  return [ref, width];
 }
 
 interface PlotProps {
