@@ -102,6 +102,7 @@ lint-fe: frontend-deps
 
 lint-deploy: venv
 	scripts/lint-deploy.sh
+	scripts/system-packages.sh promtool && promtool check rules deploy/prometheus/alerts.yml
 
 # --- tests -------------------------------------------------------------------
 .PHONY: test test-py test-fe test-e2e test-wheel
