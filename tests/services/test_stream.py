@@ -203,3 +203,27 @@ def test_last_sample_time_counts_repeats() -> None:
     stream.publish(sample([gpu(0)]))
     assert stream.last_sample_at == 6.0
     assert stream.ring[-1].timestamp <= datetime.now(UTC)
+
+
+def test_a_findings_detector_sends_findings_and_events() -> None:
+    from gpulens.services.findings.detector import FindingsDetector, Thresholds
+
+    recorder = Recorder()
+    detector = FindingsDetector(Thresholds(), host_pids=False)
+    stream = Stream(config(), [recorder], backlog=5, detector=detector)
+    start = datetime.now(UTC)
+    cool, hot = [gpu(0, temperatureSlowdown=89)], [gpu(0, temperature=86, temperatureSlowdown=89)]
+    for n, gpus in enumerate([cool, hot, hot, cool]):
+        stamped = payload(gpus).model_copy(update={"timestamp": start + timedelta(seconds=n)})
+        stream.publish(Sample(stamped, OK, 0.0))
+    events = [m["event"] for m in recorder.of_type("event")]
+    assert [(e["kind"], e["end"]) for e in events] == [
+        ("provider", events[0]["end"]),
+        ("hot", None),
+    ]
+    [findings] = recorder.of_type("findings")  # sent when the set changed, not every sample
+    assert [f["kind"] for f in findings["findings"]] == ["hot"]
+    assert recorder.updates[1].findings == detector.findings
+    hello = json.loads(stream.hello())
+    assert [f["kind"] for f in hello["findings"]] == ["hot"]
+    assert [e["kind"] for e in hello["events"]] == ["provider", "hot"]

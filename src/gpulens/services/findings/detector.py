@@ -79,9 +79,9 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from gpulens.config import Settings
+from gpulens.core.metrics.processes import in_host_pid_namespace
 from gpulens.core.metrics.providers.base import XidEvent
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
 from gpulens.services.findings.model import Detection, Event, FindingKind, Severity
@@ -114,23 +114,10 @@ def pid_exists(pid: int) -> bool:
     return os.path.exists(f"/proc/{pid}")
 
 
-def sees_host_pids(status: Path = Path("/proc/self/status")) -> bool:
-    """Whether the pids the driver lists are ours to check in ``/proc``.
-
-    ``NSpid:`` lists our pid in each PID namespace we are in, outermost first:
-    more than one number means a child namespace (a container without the
-    host's PIDs), where the driver's (host) pids mean nothing. No readable
-    status means no ``/proc`` to check either; a kernel without the line
-    (before 4.1) is taken as the host's.
-    """
-    try:
-        text = status.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    for line in text.splitlines():
-        if line.startswith("NSpid:"):
-            return len(line.split()) <= 2
-    return True
+def sees_host_pids() -> bool:
+    """Whether the pids the driver lists are ours to check in ``/proc``: gpulens is in
+    the host's PID namespace (``processes.in_host_pid_namespace``) and has a ``/proc``."""
+    return os.path.isdir("/proc/self") and in_host_pid_namespace()
 
 
 @dataclass(frozen=True, slots=True)
