@@ -14,6 +14,7 @@ from websockets.sync.client import connect
 
 from gpulens.api.app import create_app
 from gpulens.config import Settings
+from gpulens.services.findings.model import Event
 from gpulens.services.history.recorder import HistoryRecorder
 from tests.fakes import HOST, FakeSystem, make_client, selection
 from tests.live import live, receive
@@ -27,7 +28,7 @@ def test_health_reports_provider_clients_and_age(client: TestClient) -> None:
     assert body["lastSampleAgeS"] is not None and body["lastSampleAgeS"] >= 0
     assert set(body) == {
         "status", "provider", "reason", "unavailable", "lastSampleAgeS", "clients", "uptimeS",
-        "version", "history",
+        "version", "history", "events", "xid",
     }  # fmt: skip
     assert body["history"]["state"] in ("starting", "ok")
     assert "path" not in body["history"]  # the file's path is in the log, not on the wire
@@ -152,3 +153,42 @@ def test_health_says_history_is_off() -> None:
         assert c.get("/api/health").json()["history"] == {
             "state": "off", "reason": None, "bytes": None
         }  # fmt: skip
+
+
+# -- findings and XID errors -------------------------------------------------------------
+
+
+def test_health_counts_the_active_findings_and_says_why_xid_errors_are_not_watched(
+    client: TestClient,
+) -> None:
+    """The fake NVML source has no event watcher: health says so rather than pretend."""
+    body = client.get("/api/health").json()
+    assert body["events"] == 0
+    assert body["xid"]["state"] == "unsupported" and "NVML" in body["xid"]["reason"]
+    assert isinstance(client.app, FastAPI)
+    stream = client.app.state.stream
+    finding = Event.model_validate(
+        {"id": "f", "kind": "hot", "severity": "warning", "start": "2026-01-01T00:00:00Z",
+         "summary": "GPU 0 at 88 °C", "action": "Check the airflow."}
+    )  # fmt: skip
+    stream.findings = (finding, finding.model_copy(update={"id": "g"}))
+    assert client.get("/api/health").json()["events"] == 2
+
+
+def test_health_reports_the_xid_watchers_own_state() -> None:
+    from gpulens.core.metrics.providers.base import XidEvent, XidStatus
+    from tests.fakes import FakeProvider, steady
+
+    class Watching(FakeProvider):
+        def drain_events(self) -> list[XidEvent]:
+            return []
+
+        def events_status(self) -> XidStatus:
+            return XidStatus("failed", "nvmlEventSetWait: Unknown Error")
+
+    provider = Watching(steady(2).script)
+    settings = Settings(allowed_hosts=[HOST])
+    app = create_app(settings, selection=selection(provider), system=FakeSystem())
+    with TestClient(app) as c:
+        xid = c.get("/api/health").json()["xid"]
+    assert xid == {"state": "failed", "reason": "nvmlEventSetWait: Unknown Error"}

@@ -9,9 +9,11 @@ from pydantic import BaseModel, Field
 
 from gpulens import __version__
 from gpulens.api.deps import HistoryDep, HubDep, PolicyDep, SamplerDep, StreamDep
+from gpulens.core.metrics.providers.base import XidState
 from gpulens.core.metrics.schema import CamelModel
 from gpulens.services.history.recorder import HistoryRecorder
 from gpulens.services.messages import ClientConfig
+from gpulens.services.sampler import Sampler
 
 router = APIRouter()
 
@@ -20,6 +22,13 @@ class HistoryHealth(CamelModel):
     state: Literal["off", "starting", "ok", "paused"]
     reason: str | None = None
     bytes: int | None = Field(None, description="Bytes the history store holds.")
+
+
+class XidHealth(CamelModel):
+    state: XidState
+    reason: str | None = Field(
+        None, description="Why XID errors are not watched (unsupported, no permission...)."
+    )
 
 
 class Health(CamelModel):
@@ -32,6 +41,8 @@ class Health(CamelModel):
     uptime_s: float
     version: str
     history: HistoryHealth = Field(description="The history store: its state, and why if paused.")
+    events: int = Field(ge=0, description="Findings active now (the findings message).")
+    xid: XidHealth = Field(description="Whether the driver's XID errors are watched, and why not.")
 
 
 @router.get("/api/health", response_model=Health, response_model_by_alias=True)
@@ -53,6 +64,8 @@ def health(hub: HubDep, stream: StreamDep, sampler: SamplerDep, recorder: Histor
         uptime_s=round(sampler.clock() - sampler.started_at, 1),
         version=__version__,
         history=_history(recorder),
+        events=len(stream.findings),
+        xid=_xid(sampler),
     )
 
 
@@ -62,6 +75,11 @@ def _history(recorder: HistoryRecorder | None) -> HistoryHealth:
         return HistoryHealth(state="off")
     status = recorder.status()
     return HistoryHealth(state=status.state, reason=status.reason, bytes=status.bytes)
+
+
+def _xid(sampler: Sampler) -> XidHealth:
+    status = sampler.events_status()
+    return XidHealth(state=status.state, reason=status.reason)
 
 
 # Probes (load balancers, uptime checkers) often ask with HEAD.
