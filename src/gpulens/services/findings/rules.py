@@ -209,7 +209,8 @@ def severity_now(t: Track) -> Severity:
 
 def describe(t: Track, now: float, w: Wording, *, ended: bool) -> Text:
     """The finding's severity, one-line summary, one-sentence action and value."""
-    held = (t.false_since if ended and t.false_since is not None else now) - t.began
+    # How long it held: up to now, or up to when it stopped (ended, or waiting to end).
+    held = (t.false_since if t.false_since is not None else now) - t.began
     gpu = _gpu(t)
     sev = severity_now(t)
     if t.kind == "idleHolding":
