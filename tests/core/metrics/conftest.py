@@ -20,16 +20,29 @@ COMPUTE_KEY = "nvmlDeviceGetComputeRunningProcesses"
 
 
 class FakeResolver:
-    """pid → (name, user) from a table; records every lookup."""
+    """pid → (name, user, start time, container) from tables; records every lookup."""
 
-    def __init__(self, names: dict[int, str] | None = None, user: str = "alice") -> None:
+    def __init__(
+        self,
+        names: dict[int, str] | None = None,
+        user: str = "alice",
+        started: dict[int, float] | None = None,
+        containers: dict[int, str] | None = None,
+    ) -> None:
         self.names = names or {}
         self.user = user
+        self.started = started or {}
+        self.containers = containers or {}
         self.calls: list[int] = []
 
     def __call__(self, pid: int) -> ProcessIdentity:
         self.calls.append(pid)
-        return ProcessIdentity(self.names.get(pid, f"proc-{pid}"), self.user)
+        return ProcessIdentity(
+            self.names.get(pid, f"proc-{pid}"),
+            self.user,
+            self.started.get(pid),
+            self.containers.get(pid),
+        )
 
 
 @pytest.fixture

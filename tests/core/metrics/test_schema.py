@@ -113,6 +113,8 @@ def test_missing_values_stay_null_never_zero_or_string() -> None:
         "user": None,
         "type": None,
         "smUtilization": None,
+        "startTime": None,
+        "container": None,
     }
     full = _wire(_payload())
     assert full["gpus"][0]["fanSpeed"] is None

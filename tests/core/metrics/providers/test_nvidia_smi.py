@@ -54,6 +54,7 @@ def test_loaded_capture_parses(h200_loaded: Any, name: str) -> None:
     assert gpu.power_limit == 700.0
     assert (gpu.encoder_utilization, gpu.decoder_utilization) == (0, 0)
     assert (gpu.memory_clock, gpu.pstate) == (3201, 0)
+    assert gpu.sm_clock_max == 1980  # clocks.max.sm
     assert gpu.clock_event_reasons == ["sw_power_cap"]
     if name == "query-gpu-full.csv":  # "40 %", "518.29 W", "1860 MHz": the units are dropped
         assert (gpu.utilization, gpu.temperature, gpu.power_usage) == (40, 57, 518.29)
@@ -162,6 +163,7 @@ def test_provider_reads_gpus_processes_and_cuda(binary: str, h200_loaded: Any) -
         (483, "python3", 9194, "bob"),
         (484, "python3", 2696, "bob"),
     ]
+    assert gpu.sm_clock_max == 1980
     queried = [query_of(c) for c in runner.calls if query_of(c)]
     assert queried[0] == f"--query-gpu={','.join(GPU_FIELDS_FULL)}"
     assert all("--format=csv,noheader,nounits" in c for c in runner.calls if query_of(c))
@@ -535,3 +537,20 @@ def test_a_gpu_row_without_index_costs_that_row_only(binary: str, h200_loaded: A
     )
     [gpu] = NvidiaSmiProvider(binary, runner=runner).sample()
     assert (gpu.id, gpu.status) == (1, "ok")
+
+
+def test_every_queried_field_is_one_this_driver_knows(h200_loaded: Any) -> None:
+    # An unknown field fails the whole query: each one must be in the driver's own list.
+    known = (h200_loaded.path.parent / "help-query-gpu.txt").read_text()
+    for field in (*GPU_FIELDS_FULL, *GPU_FIELDS_BASIC):
+        assert f'"{field}"' in known, field
+    assert "clocks.max.sm" in GPU_FIELDS_FULL
+    assert GPU_FIELDS_FULL[-1] == "name"  # the free-text column stays last
+
+
+def test_processes_carry_their_start_time_and_container(binary: str, h200_loaded: Any) -> None:
+    resolver = FakeResolver(started={483: 1796000000.25}, containers={484: "56dfa3bc9444"})
+    runner = FakeRunner(nvidia_smi_answer(h200_loaded))
+    [gpu] = NvidiaSmiProvider(binary, runner=runner, resolver=resolver).sample()
+    got = [(p.pid, p.start_time, p.container) for p in gpu.processes]
+    assert got == [(483, 1796000000.25, None), (484, None, "56dfa3bc9444")]

@@ -106,7 +106,12 @@ def test_nvtop_331_missing_commas_are_repaired() -> None:
 
 
 def test_nvtop_332_memory_encode_decode_and_processes() -> None:
-    resolver = FakeResolver({77: "resolved-name"}, user="from-psutil")
+    resolver = FakeResolver(
+        {77: "resolved-name"},
+        user="from-psutil",
+        started={229655: 1796000000.5},
+        containers={229655: "3f4e5d6c7b8a"},
+    )
     [gpu] = _gpus(NVTOP_332, resolver)
     assert (gpu.memory_total, gpu.memory_used, gpu.memory_free) == (143771, 11905, 131252)
     assert (gpu.encoder_utilization, gpu.decoder_utilization) == (3, 1)
@@ -123,7 +128,10 @@ def test_nvtop_332_memory_encode_decode_and_processes() -> None:
     assert (by_pid[77].name, by_pid[77].user) == ("resolved-name", "from-psutil")
     assert by_pid[77].type == "compute+graphics"
     assert by_pid[77].used_memory_mib is None
-    assert resolver.calls == [77]
+    # Every process is looked up (cached per process): its start time and container.
+    assert sorted(resolver.calls) == [77, 4242, 229655]
+    assert (train.start_time, train.container) == (1796000000.5, "3f4e5d6c7b8a")
+    assert (by_pid[77].start_time, by_pid[77].container) == (None, None)
     # Largest first, as every provider orders them.
     assert [p.pid for p in gpu.processes] == [229655, 4242, 77]
 

@@ -35,7 +35,7 @@ GPU_FIELDS_FULL: tuple[str, ...] = (
     "memory.total", "memory.used", "memory.free", "memory.reserved",
     "temperature.gpu", "power.draw", "enforced.power.limit", "fan.speed",
     "clocks.current.sm", "clocks.current.memory", "pstate", "clocks_event_reasons.active",
-    "ecc.errors.uncorrected.volatile.total", "name",
+    "ecc.errors.uncorrected.volatile.total", "clocks.max.sm", "name",
 )  # fmt: skip
 # Fields every driver since R390 knows, for drivers that reject one of the above.
 GPU_FIELDS_BASIC: tuple[str, ...] = (
@@ -187,6 +187,7 @@ def gpu_from_row(row: dict[str, str | None], cuda: str | None = None) -> GpuInfo
         encoder_utilization=clamp_percent(_number(row.get("utilization.encoder"))),
         decoder_utilization=clamp_percent(_number(row.get("utilization.decoder"))),
         sm_clock=_int(row.get("clocks.current.sm")),
+        sm_clock_max=_int(row.get("clocks.max.sm")),
         memory_clock=_int(row.get("clocks.current.memory")),
         pstate=_pstate(row.get("pstate")),
         clock_event_reasons=clock_event_reasons(_mask(row.get("clocks_event_reasons.active"))),
@@ -403,6 +404,8 @@ class NvidiaSmiProvider(ToolProvider):
                     user=ident.user,
                     used_memory_mib=app.used_memory_mib,
                     type="compute",
+                    start_time=ident.started,
+                    container=ident.container,
                 )
             )
         out: list[GpuInfo] = []

@@ -142,17 +142,17 @@ def _process(raw: Any, resolve: ProcessResolver, problems: OnceLog) -> ProcessIn
     if isinstance(cmdline, str) and cmdline.strip():
         name = sanitize_name(cmdline.strip().split()[0])
     user = raw.get("user")
-    ident = resolve(int(pid)) if name is None or not isinstance(user, str) else None
+    ident = resolve(int(pid))  # cached per process: its start time and container, at least
     kind = raw.get("kind")
     return ProcessInfo(
         pid=int(pid),
-        name=name or (ident.name if ident else None),
-        user=sanitize_name(user, limit=32)
-        if isinstance(user, str)
-        else (ident.user if ident else None),
+        name=name or ident.name,
+        user=sanitize_name(user, limit=32) if isinstance(user, str) else ident.user,
         used_memory_mib=_mib(raw.get("gpu_mem_bytes_alloc")),
         type=_KINDS.get(kind) if isinstance(kind, str) else None,
         sm_utilization=_percent(raw.get("gpu_usage")),
+        start_time=ident.started,
+        container=ident.container,
     )
 
 
