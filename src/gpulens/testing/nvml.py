@@ -7,11 +7,19 @@ answers each call from a table of readings captured on real GPUs (the
 own ``NVMLError`` classes, so the provider's error mapping is exercised as on
 a real machine. Used to build the shipped demo recording from a real trace,
 by the benchmarks (provider overhead without a GPU) and by the tests.
+
+The event API (XID errors) is scripted: ``queue_xid(index, code)`` delivers an
+XID of that GPU to the event sets it is registered with (a waiting
+``nvmlEventSetWait_v2`` wakes at once); ``fail_registration(index, error)``
+makes ``nvmlDeviceRegisterEvents`` refuse that GPU; ``fail_wait(error)`` makes
+every wait raise until it is called with ``None``.
 """
 
 from __future__ import annotations
 
+import collections
 import copy
+import threading
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +27,7 @@ from typing import Any
 import pynvml
 
 Readings = dict[str, Any]
+XID_KEY = "nvmlDeviceRegisterEvents"  # a device's readings: {"error": ...} makes registration fail
 
 _CODES: dict[str, int] = {
     cls.__name__: code for code, cls in pynvml.NVMLError._valClassMapping.items()
@@ -26,6 +35,9 @@ _CODES: dict[str, int] = {
 
 _CLOCKS = {1: "NVML_CLOCK_SM", 2: "NVML_CLOCK_MEM", 0: "NVML_CLOCK_GRAPHICS", 3: "NVML_CLOCK_VIDEO"}
 _THRESHOLDS = {0: "SHUTDOWN", 1: "SLOWDOWN", 2: "MEM_MAX", 3: "GPU_MAX"}
+
+
+_NAMES: dict[int, str] = {code: name for name, code in _CODES.items()}
 
 
 def error_code(name: str) -> int:
@@ -37,6 +49,14 @@ def nvml_error(name_or_code: str | int) -> Exception:
     code = name_or_code if isinstance(name_or_code, int) else error_code(name_or_code)
     err: Exception = pynvml.NVMLError(code)
     return err
+
+
+class EventSet:
+    """What ``nvmlEventSetCreate`` returns: the GPUs registered with it."""
+
+    def __init__(self) -> None:
+        self.registered: list[int] = []
+        self.freed = False
 
 
 def _struct(value: Any) -> Any:
@@ -67,6 +87,12 @@ class RecordedNvml:
         self.inits = 0
         self.calls = 0
         self._converted: dict[int, tuple[Any, Any]] = {}
+        # The event API: XIDs waiting per GPU index, the sets made, a scripted wait failure.
+        self.xids: dict[int, collections.deque[int]] = collections.defaultdict(collections.deque)
+        self.event_sets: list[EventSet] = []
+        self.wait_error: str | int | None = None
+        self.waits = 0
+        self._events = threading.Condition()
 
     @classmethod
     def from_dump(cls, dump: Mapping[str, Any]) -> RecordedNvml:
@@ -215,6 +241,67 @@ class RecordedNvml:
 
     def nvmlDeviceGetProcessUtilization(self, h: Any, last_seen: int) -> Any:  # noqa: N802
         return self._device(h, "nvmlDeviceGetProcessUtilization(0)")
+
+    def nvmlDeviceGetMaxClockInfo(self, h: Any, clock: int) -> Any:  # noqa: N802
+        return self._device(h, f"nvmlDeviceGetMaxClockInfo({_CLOCKS[clock]})")
+
+    # -- events (XID errors) -------------------------------------------------
+
+    def queue_xid(self, index: int, code: int) -> None:
+        """An XID error on GPU ``index``: the next wait of a set it is registered with gets it."""
+        with self._events:
+            self.xids[index].append(code)
+            self._events.notify_all()
+
+    def fail_registration(self, index: int, error: str | int = "NVMLError_NoPermission") -> None:
+        """``nvmlDeviceRegisterEvents`` refuses GPU ``index`` with this NVML error."""
+        code = error if isinstance(error, int) else error_code(error)
+        self.devices[index][XID_KEY] = {"error": _NAMES[code]}
+
+    def fail_wait(self, error: str | int | None = "NVMLError_Unknown") -> None:
+        """Every ``nvmlEventSetWait_v2`` raises this NVML error (``None``: waits work again)."""
+        with self._events:
+            self.wait_error = error
+            self._events.notify_all()
+
+    def nvmlEventSetCreate(self) -> Any:  # noqa: N802
+        self._answer(self.system.get("nvmlEventSetCreate", {"value": None}))
+        event_set = EventSet()
+        self.event_sets.append(event_set)
+        return event_set
+
+    def nvmlDeviceRegisterEvents(self, h: Any, types: int, event_set: EventSet) -> None:  # noqa: N802
+        readings = self._visible()[int(h)]
+        self._answer(readings["lost"] if "lost" in readings else readings.get(XID_KEY, {}))
+        if event_set.freed:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        event_set.registered.append(int(h))
+
+    def nvmlEventSetWait_v2(self, event_set: EventSet, timeout_ms: int) -> Any:  # noqa: N802
+        def ready() -> bool:
+            return self.wait_error is not None or any(self.xids[i] for i in event_set.registered)
+
+        with self._events:
+            self.waits += 1
+            self._events.wait_for(ready, timeout_ms / 1000)
+            self._answer({"value": None})  # uninitialised or failing as a whole: raise
+            if event_set.freed:
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+            if self.wait_error is not None:
+                raise nvml_error(self.wait_error)
+            for index in event_set.registered:
+                if self.xids[index]:
+                    return SimpleNamespace(
+                        device=index,
+                        eventType=pynvml.nvmlEventTypeXidCriticalError,
+                        eventData=self.xids[index].popleft(),
+                        gpuInstanceId=0xFFFFFFFF,
+                        computeInstanceId=0xFFFFFFFF,
+                    )
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
+
+    def nvmlEventSetFree(self, event_set: EventSet) -> None:  # noqa: N802
+        event_set.freed = True
 
 
 def trace_readings(static: Mapping[str, Any], frame: Mapping[str, Any], index: int) -> Readings:

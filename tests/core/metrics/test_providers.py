@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gpulens.config import Settings
-from gpulens.core.metrics.providers import AUTO_ORDER, REGISTRY, Factory, select
-from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
+from gpulens.core.metrics.providers import AUTO_ORDER, REGISTRY, Factory, resolver_for, select
+from gpulens.core.metrics.providers.base import EventSource, ProviderError, ProviderUnavailable
 from gpulens.core.metrics.schema import GpuInfo
+from gpulens.testing.nvml import RecordedNvml
 
 
 class Dummy:
@@ -129,3 +133,46 @@ def test_real_registry_replay_plays_the_demo(settings: Settings) -> None:
     assert chosen.provider is not None
     assert chosen.provider.name == "replay"
     assert len(chosen.provider.sample()) == 2
+
+
+# -- what the settings configure ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("xid", [True, False])
+def test_nvml_from_settings_watches_xids_only_when_asked(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_nvml: Callable[..., RecordedNvml],
+    xid: bool,
+) -> None:
+    from gpulens.core.metrics.providers import nvml as nvml_module
+
+    nv = make_nvml("loaded")
+    monkeypatch.setattr(nvml_module, "load_pynvml", lambda: nv)
+    chosen = select(Settings(_env_file=None, xid_events=xid), "nvml")
+    provider = chosen.provider
+    assert isinstance(provider, EventSource)
+    try:
+        if xid:
+            deadline = time.monotonic() + 5
+            while provider.events_status().state != "ok":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        else:
+            assert provider.events_status().state == "off"
+            assert nv.event_sets == []
+        assert provider.sample()[0].status == "ok"
+    finally:
+        provider.close()
+
+
+def test_the_resolver_follows_the_container_settings(clean_env: Path, tmp_path: Path) -> None:
+    off = resolver_for(Settings(_env_file=None))
+    me = off(os.getpid())
+    assert me.started is not None
+    assert me.name is not None
+    # Names asked of an engine that is not there: the process is still resolved, never raised.
+    opted = resolver_for(
+        Settings(_env_file=None, container_names="docker", container_socket=tmp_path / "no.sock")
+    )
+    assert opted(os.getpid()).started == me.started

@@ -113,6 +113,7 @@ NOT_SUPPORTED_CASES: list[tuple[tuple[str, ...], set[str]]] = [
     (("nvmlDeviceGetTotalEccErrors(uncorrected,volatile)",), {"ecc_errors_uncorrected"}),
     (("nvmlDeviceGetUUID",), {"uuid"}),
     (("nvmlDeviceGetPciInfo",), {"pci_bus_id"}),
+    (("nvmlDeviceGetMaxClockInfo(NVML_CLOCK_SM)",), {"sm_clock_max"}),
 ]  # fmt: skip
 
 
@@ -529,3 +530,44 @@ def test_device_set_is_the_listing_or_none(tmp_path: Any) -> None:
     assert device_set(tmp_path) == frozenset({"0000:00:06.0"})
     assert device_set(tmp_path / "missing") is None
     assert device_set(None) is None
+
+
+# -- the highest SM clock; who runs each process ---------------------------------------------
+
+
+def test_sm_clock_max_is_read_once_with_the_static_facts(make_nvml: MakeNvml) -> None:
+    nv = make_nvml("loaded")
+    asked: list[int] = []
+    recorded = nv.nvmlDeviceGetMaxClockInfo
+
+    def counting(h: Any, clock: int) -> Any:
+        asked.append(clock)
+        return recorded(h, clock)
+
+    nv.nvmlDeviceGetMaxClockInfo = counting  # type: ignore[method-assign]
+    clock = FakeClock()
+    provider = _provider(nv, clock=clock)
+    for _ in range(3):
+        [gpu] = provider.sample()
+        assert (gpu.sm_clock, gpu.sm_clock_max) == (1860, 1980)  # the H200's 1980 MHz
+        clock.advance(RESCAN_INTERVAL_S + 1)  # rescans reuse the cached facts
+    assert asked == [pynvml.NVML_CLOCK_SM]
+
+
+def test_processes_carry_their_start_time_and_container(make_nvml: MakeNvml) -> None:
+    resolver = FakeResolver(
+        started={483: 1796000000.25, 484: 1796000100.5}, containers={483: "4c01db0b339c"}
+    )
+    [gpu] = _provider(make_nvml("loaded"), resolver).sample()
+    got = [(p.pid, p.start_time, p.container) for p in gpu.processes]
+    assert got == [(483, 1796000000.25, "4c01db0b339c"), (484, 1796000100.5, None)]
+
+
+def test_a_process_that_exited_before_its_lookup_stays_listed(make_nvml: MakeNvml) -> None:
+    from gpulens.core.metrics.processes import ProcessIdentity
+
+    [gpu] = _provider(make_nvml("loaded"), lambda pid: ProcessIdentity(None, None)).sample()
+    assert [(p.pid, p.name, p.user, p.start_time, p.container) for p in gpu.processes] == [
+        (483, None, None, None, None),
+        (484, None, None, None, None),
+    ]

@@ -1,4 +1,9 @@
-"""GPU sources, chosen by name. ``auto`` tries NVML, then nvidia-smi, then nvtop."""
+"""GPU sources, chosen by name. ``auto`` tries NVML, then nvidia-smi, then nvtop.
+
+Each source gets a process resolver configured from the settings (container
+names by opt-in: ``CONTAINER_NAMES``, ``CONTAINER_SOCKET``); NVML also
+watches XID errors when ``XID_EVENTS`` is on.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +11,44 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gpulens.config import Settings
+from gpulens.core.metrics.containers import containers_for
+from gpulens.core.metrics.processes import PsutilResolver
 from gpulens.core.metrics.providers.base import Provider, ProviderError, ProviderUnavailable
 
 Factory = Callable[[Settings], Provider]
 
 
+def resolver_for(settings: Settings) -> PsutilResolver:
+    """Process names, users, start times and containers, as the settings ask."""
+    return PsutilResolver(
+        containers=containers_for(settings.container_names, settings.container_socket)
+    )
+
+
 def _nvml(settings: Settings) -> Provider:
     from gpulens.core.metrics.providers.nvml import NvmlProvider
 
-    return NvmlProvider()
+    return NvmlProvider(resolver=resolver_for(settings), xid_events=settings.xid_events)
 
 
 def _nvidia_smi(settings: Settings) -> Provider:
     from gpulens.core.metrics.providers.nvidia_smi import NvidiaSmiProvider
 
-    return NvidiaSmiProvider(settings.nvidia_smi_path, timeout=settings.sample_timeout_ms / 1000)
+    return NvidiaSmiProvider(
+        settings.nvidia_smi_path,
+        timeout=settings.sample_timeout_ms / 1000,
+        resolver=resolver_for(settings),
+    )
 
 
 def _nvtop(settings: Settings) -> Provider:
     from gpulens.core.metrics.providers.nvtop import NvtopProvider
 
-    return NvtopProvider(settings.nvtop_path, timeout=settings.sample_timeout_ms / 1000)
+    return NvtopProvider(
+        settings.nvtop_path,
+        timeout=settings.sample_timeout_ms / 1000,
+        resolver=resolver_for(settings),
+    )
 
 
 def _replay(settings: Settings) -> Provider:
@@ -85,5 +107,6 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "Selection",
+    "resolver_for",
     "select",
 ]

@@ -20,11 +20,18 @@ initialisation. Every few seconds (not every sample) the provider lists
 re-initialises when that set changed; it also re-initialises, with backoff,
 while any GPU is failed (a GPU reset or a driver reload). A GPU NVML no longer
 opens but the driver still lists stays visible as failed, with its reason.
+
+With ``xid_events`` on, XID errors are watched on a thread of its own
+(``nvml_events.py``): the provider is then an ``EventSource``. The watcher is
+stopped before each shutdown of NVML and started again after each
+initialisation (NVML counts its initialisations: a watcher holding one would
+keep the provider from seeing GPUs added or removed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -35,8 +42,15 @@ from typing import Any
 import pynvml
 
 from gpulens.core.metrics.processes import ProcessResolver, PsutilResolver
-from gpulens.core.metrics.providers.base import ProviderError, ProviderUnavailable
+from gpulens.core.metrics.providers.base import (
+    ProviderError,
+    ProviderUnavailable,
+    XidEvent,
+    XidStatus,
+)
+from gpulens.core.metrics.providers.nvml_events import WAIT_MS, XidBuffer, XidWatcher
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo, ProcessType, failed_gpu
+from gpulens.core.metrics.text import OnceLog
 from gpulens.core.metrics.units import (
     bus_key,
     bytes_to_mib,
@@ -86,6 +100,8 @@ SLOW_FIELDS_INTERVAL_S = 5.0
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 30.0
 
+log = logging.getLogger("gpulens.nvml")
+
 
 class _GpuFailed(Exception):
     pass
@@ -125,6 +141,7 @@ class _Device:
     pci_bus_id: str | None
     slowdown: int | None
     num_fans: int | None
+    sm_clock_max: int | None = None
     error: str | None = None
     last_process_ts: int = 0
     pids_seen: set[int] = field(default_factory=set)
@@ -147,8 +164,15 @@ class NvmlProvider:
         resolver: ProcessResolver | None = None,
         clock: Callable[[], float] = time.monotonic,
         gpus_dir: Path | None = GPUS_DIR,
+        xid_events: bool = False,
+        xid_wait_ms: int = WAIT_MS,
     ) -> None:
         self._nvml = nvml if nvml is not None else load_pynvml()
+        self._xid_enabled = xid_events
+        self._xid_wait_ms = xid_wait_ms
+        self._xid: XidWatcher | None = None
+        self._xid_buffer = XidBuffer()
+        self._xid_problems = OnceLog(log)
         self._gpus_dir = gpus_dir
         self._listed: frozenset[str] | None = None
         self._count = 0  # what NVML counted at the last scan
@@ -193,13 +217,49 @@ class NvmlProvider:
         if not self._devices:
             self._shutdown()
             raise _Lifecycle("NVML: no NVIDIA GPU found")
+        self._start_watcher()
 
     def _shutdown(self) -> None:
+        self._stop_watcher()
         with contextlib.suppress(Exception):  # shutting down a broken library
             self._nvml.nvmlShutdown()
 
     def close(self) -> None:
         self._shutdown()
+
+    # -- XID events (EventSource) --------------------------------------------
+
+    def _start_watcher(self) -> None:
+        self._stop_watcher()  # never two watchers
+        if not self._xid_enabled:
+            return
+        devices = [
+            (d.handle, d.uuid or f"index:{d.index}") for d in self._devices if d.handle is not None
+        ]
+        self._xid = XidWatcher(
+            self._nvml, devices, self._xid_buffer, self._xid_problems, wait_ms=self._xid_wait_ms
+        )
+        self._xid.start()
+
+    def _stop_watcher(self) -> None:
+        watcher, self._xid = self._xid, None
+        if watcher is not None:
+            watcher.stop()
+
+    def drain_events(self) -> list[XidEvent]:
+        """The XID errors received since the last call (never blocks)."""
+        return self._xid_buffer.drain()
+
+    def events_status(self) -> XidStatus:
+        """Whether XID errors are watched, and why not."""
+        if not self._xid_enabled:
+            return XidStatus("off", "XID_EVENTS is off")
+        if self._broken is not None:
+            return XidStatus("failed", f"NVML is not available: {self._broken}")
+        watcher = self._xid
+        if watcher is None:
+            return XidStatus("starting")
+        return watcher.status
 
     def _reinit(self, now: float) -> None:
         """Shut NVML down and initialise it again: the only way it sees GPUs added or removed."""
@@ -243,6 +303,9 @@ class NvmlProvider:
                             )
                         ),
                         num_fans=self._call(nv.nvmlDeviceGetNumFans, handle),
+                        sm_clock_max=_int(
+                            self._call(nv.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_SM)
+                        ),
                     )
                 )
             except _GpuFailed as exc:
@@ -422,6 +485,7 @@ class NvmlProvider:
             encoder_utilization=clamp_percent(_first(encoder)),
             decoder_utilization=clamp_percent(_first(decoder)),
             sm_clock=call(nv.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_SM),
+            sm_clock_max=device.sm_clock_max,
             memory_clock=call(nv.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_MEM),
             pstate=_pstate(call(nv.nvmlDeviceGetPerformanceState, h)),
             clock_event_reasons=clock_event_reasons(
@@ -472,6 +536,8 @@ class NvmlProvider:
                     used_memory_mib=mib,
                     type=kind,
                     sm_utilization=sm.get(pid),
+                    start_time=ident.started,
+                    container=ident.container,
                 )
             )
         out.sort(key=lambda p: (-(p.used_memory_mib or 0), p.pid))
