@@ -43,6 +43,8 @@ slotted object per session; sessions not seen for ``forget_s`` are forgotten
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add, attrgetter, is_not, mul, not_
 
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
 
@@ -84,14 +86,44 @@ class TrackerStats:
 
 
 class _Gpu:
-    __slots__ = ("index", "key", "last", "live", "name")
+    """One GPU: the sessions listed in its last sample and, while that list and their
+    memory stay the same within one hour, their usage summed per GPU (a *segment*),
+    folded into the sessions when anything changes (``UsageTracker._settle``)."""
+
+    __slots__ = (
+        "count", "hour", "index", "key", "last", "mem_known", "mems", "memsf", "name", "nones",
+        "pids", "rest", "rest_eq", "roster", "seg_last", "sm", "smk", "sts", "t", "util_t",
+    )  # fmt: skip
 
     def __init__(self, key: str) -> None:
         self.key = key
         self.index = 0
         self.name: str | None = None
         self.last: float | None = None  # the time of this GPU's last sample
-        self.live: dict[int, _Session] = {}  # pid -> session listed in that sample
+        self.roster: list[_Session] = []  # the sessions listed in that sample, in its order
+        self.pids: tuple[int, ...] = ()
+        self.sts: tuple[float | None, ...] = ()
+        self.start((), 0)
+
+    def start(self, mems: tuple[int | None, ...], hour: int) -> None:
+        """A new segment: no usage yet, these memories, this hour."""
+        n = len(mems)
+        self.mems = mems
+        self.memsf = [m or 0 for m in mems]
+        self.mem_known = None not in mems
+        self.nones = (None,) * n
+        self.hour = hour
+        self.count = 0  # intervals in the segment
+        self.t = 0.0  # seconds in the segment (held, and at these memories)
+        self.util_t = 0.0  # GPU utilization % x seconds, when no process had an SM %
+        # Per process, when some had an SM %: SM % x seconds, seconds with an SM %, and of
+        # the utilization the SM % do not account for, its share per MiB held x seconds
+        # (rest) or its equal share x seconds (rest_eq, when a memory is unknown or all 0).
+        self.sm = [0.0] * n
+        self.smk = [0.0] * n
+        self.rest = [0.0] * n
+        self.rest_eq = [0.0] * n
+        self.seg_last = 0.0
 
 
 class _Session:
@@ -118,6 +150,7 @@ class _Session:
 
 
 Acc = list[float]  # held, gpu, mib, sm, sm_known, peak
+_FIELDS = attrgetter("pid", "start_time", "used_memory_mib", "sm_utilization")
 
 
 class UsageTracker:
@@ -142,75 +175,143 @@ class UsageTracker:
 
     def add(self, when: float, gpus: list[GpuInfo]) -> None:
         """One sample taken at ``when`` (Unix seconds)."""
+        swept = self._swept
+        if swept is None or not 0 <= when - swept < SWEEP_S:
+            self._sweep(when)
         cap = self.max_gap_s
-        gpu_states = self._gpus
-        dirty = self._dirty
+        states = self._gpus
         for gpu in gpus:
             if gpu.status != "ok":
                 continue  # its processes are unknown, not gone
             key = gpu.uuid or f"index:{gpu.id}"
-            g = gpu_states.get(key)
+            g = states.get(key)
             if g is None:
-                g = gpu_states[key] = _Gpu(key)
+                g = states[key] = _Gpu(key)
             g.index = gpu.id
             g.name = gpu.name
             last = g.last
-            prev = g.live
-            procs = gpu.processes
-            if last is not None and when < last:
-                self.stats.clock_back += 1
             g.last = when
-            if not procs:
-                if prev:
-                    g.live = {}
-                continue
             dt = 0.0
-            if last is not None and when > last:
-                dt = min(when - last, cap)
-            mems = [p.used_memory_mib for p in procs]
-            start = when - dt
-            hour = int(start // HOUR) * HOUR
-            split = when > hour + HOUR  # the interval crosses an hour boundary
-            sms: list[int | None]
-            if dt:
-                sms = [p.sm_utilization for p in procs]
-                gpu_dt = _shares(gpu.utilization, mems, sms, dt)
-            else:
-                sms = [None] * len(procs)
-                gpu_dt = [0.0] * len(procs)
-            live: dict[int, _Session] = {}
-            for p, mem, sm, share_dt in zip(procs, mems, sms, gpu_dt, strict=True):
-                pid = p.pid
-                st = p.start_time
-                s = prev.get(pid)
-                if s is None or s.st != st:
-                    s = self._session(g, p, pid, st, when)  # no interval: not in the last one
-                elif dt:
-                    if split:
-                        self._split(s, start, when, dt, mem, sm, share_dt)
-                    else:
-                        if s.hour != hour:
-                            self._roll(s, hour)
-                        s.held += dt
-                        s.gpu_s += share_dt
-                        if mem is not None:
-                            s.mib_s += mem * dt
-                        if sm is not None:
-                            s.sm_s += sm * dt
-                            s.sm_known += dt
-                if s.need:
-                    _refresh(s, p)
-                live[pid] = s
-                s.last = when
-                if mem is not None and mem > s.peak:
+            if last is not None:
+                if when > last:
+                    dt = when - last
+                    if dt > cap:
+                        dt = cap
+                elif when < last:
+                    self.stats.clock_back += 1  # no interval: never negative time
+            procs = gpu.processes
+            if not procs:
+                if g.roster:
+                    self._settle(g)
+                    g.roster, g.pids, g.sts = [], (), ()
+                    g.start((), 0)
+                continue
+            pids, sts, mems, sms = zip(*map(_FIELDS, procs), strict=True)
+            hour = int((when - dt) // HOUR) * HOUR
+            if pids == g.pids and sts == g.sts and when <= hour + HOUR:
+                # The same sessions as the last sample, the interval inside one hour: the
+                # common case, summed per GPU (a few list operations, no loop here).
+                if mems != g.mems or hour != g.hour:
+                    self._settle(g)
+                    g.start(mems, hour)
+                if not dt:  # a repeated time or the clock back: no interval, only memory
+                    self._seen(g, when)
+                    continue
+                g.count += 1
+                g.t += dt
+                g.seg_last = when
+                if sms == g.nones:
+                    util = gpu.utilization
+                    if util:
+                        g.util_t += util * dt
+                else:
+                    _add_sm(g, gpu.utilization, sms, dt)
+                continue
+            self._changed(g, gpu, when, dt, procs, pids, sts, mems, sms)
+
+    def _changed(
+        self,
+        g: _Gpu,
+        gpu: GpuInfo,
+        when: float,
+        dt: float,
+        procs: list[ProcessInfo],
+        pids: tuple[int, ...],
+        sts: tuple[float | None, ...],
+        mems: tuple[int | None, ...],
+        sms: tuple[int | None, ...],
+    ) -> None:
+        """Another set of processes (or an interval across an hour): session by session."""
+        self._settle(g)
+        prev = dict(zip(g.pids, g.roster, strict=True))
+        shares = _shares(gpu.utilization, mems, sms, dt) if dt else None
+        start = when - dt
+        roster: list[_Session] = []
+        dirty = self._dirty
+        for i, p in enumerate(procs):
+            pid = pids[i]
+            st = sts[i]
+            mem = mems[i]
+            s = prev.get(pid)
+            if s is None or s.st != st:
+                s = self._session(g, p, pid, st, when)  # no interval: not in the last sample
+            elif shares is not None:
+                _split(self, s, start, when, dt, mem, sms[i], shares[i])
+            if s.need:
+                _refresh(s, p)
+            roster.append(s)
+            s.last = when
+            if mem is not None and mem > s.peak:
+                s.peak = mem
+            if not s.dirty:
+                s.dirty = True
+                dirty.append(s)
+        g.roster = roster
+        g.pids = pids
+        g.sts = sts
+        g.start(mems, int(when // HOUR) * HOUR)
+
+    def _settle(self, g: _Gpu) -> None:
+        """Fold the GPU's segment into its sessions; the segment starts again empty."""
+        if not g.count:
+            return
+        t = g.t
+        util_t = g.util_t
+        weights = _weights(g.mems) if util_t else []
+        hour = g.hour
+        dirty = self._dirty
+        for i, s in enumerate(g.roster):
+            if s.hour != hour:
+                self._roll(s, hour)
+            mem = g.mems[i]
+            s.held += t
+            s.gpu_s += g.sm[i] / 100 + g.memsf[i] * g.rest[i] + g.rest_eq[i]
+            if util_t:
+                s.gpu_s += util_t / 100 * weights[i]
+            if mem is not None:
+                s.mib_s += mem * t
+                if mem > s.peak:
                     s.peak = mem
-                if not s.dirty:
-                    s.dirty = True
-                    dirty.append(s)
-            g.live = live
-        swept = self._swept
-        if swept is None or not 0 <= when - swept < SWEEP_S:
-            self._sweep(when)
+            s.sm_s += g.sm[i]
+            s.sm_known += g.smk[i]
+            s.last = g.seg_last
+            if not s.dirty:
+                s.dirty = True
+                dirty.append(s)
+        g.start(g.mems, hour)
+
+    def _seen(self, g: _Gpu, when: float) -> None:
+        """The GPU's sessions listed at ``when`` without an interval: their peak memory."""
+        dirty = self._dirty
+        for s, mem in zip(g.roster, g.mems, strict=True):
+            if s.hour != g.hour:
+                self._roll(s, g.hour)
+            if mem is not None and mem > s.peak:
+                s.peak = mem
+            s.last = when
+            if not s.dirty:
+                s.dirty = True
+                dirty.append(s)
 
     def _session(
         self, g: _Gpu, p: ProcessInfo, pid: int, st: float | None, when: float
@@ -243,41 +344,12 @@ class UsageTracker:
             s.peak = 0
         s.hour = hour
 
-    def _split(
-        self,
-        s: _Session,
-        start: float,
-        stop: float,
-        dt: float,
-        mem: int | None,
-        sm: int | None,
-        share_dt: float,
-    ) -> None:
-        """Add an interval [start, stop) that crosses hour boundaries, hour by hour."""
-        at = start
-        while at < stop:
-            hour = int(at // HOUR) * HOUR
-            end = min(stop, hour + HOUR)
-            part = end - at
-            if part > 0:
-                if s.hour != hour:
-                    self._roll(s, hour)
-                f = part / dt
-                s.held += part
-                s.gpu_s += share_dt * f
-                if mem is not None:
-                    s.mib_s += mem * part
-                    if mem > s.peak:
-                        s.peak = mem
-                if sm is not None:
-                    s.sm_s += sm * part
-                    s.sm_known += part
-            at = end
-
     def _sweep(self, when: float, *, force: bool = False) -> None:
         """Forget sessions (and GPUs) not seen for ``forget_s``; with ``force`` (too many
         sessions), the least recently seen too, down to 90 % of the limit. A forgotten
         session's usage not yet taken is still handed over by ``take``."""
+        for g in self._gpus.values():
+            self._settle(g)  # (the sessions' last sight is then up to date)
         self._swept = when
         horizon = when - self.forget_s
         sessions = self._sessions
@@ -288,19 +360,20 @@ class UsageTracker:
             ranked = sorted((s.last, k) for k, s in sessions.items() if k not in gone)
             old.extend(k for _, k in ranked[: max(0, len(ranked) - keep)])
         for k in old:
-            s = sessions.pop(k)
-            live = s.gpu.live
-            if live.get(s.pid) is s:
-                del live[s.pid]
+            sessions.pop(k)
         self.stats.forgotten += len(old)
         self.stats.sessions = len(sessions)
-        for key in [k for k, g in self._gpus.items() if g.last is not None and g.last < horizon]:
-            del self._gpus[key]
+        for g in list(self._gpus.values()):
+            if g.last is not None and (g.last < horizon or g.last > when + self.forget_s):
+                self._settle(g)
+                del self._gpus[g.key]
 
     # --- the writer's flush -----------------------------------------------------------
 
     def take(self) -> list[UsageDelta]:
         """What accumulated since the last call, one delta per session and hour; reset."""
+        for g in self._gpus.values():
+            self._settle(g)
         out: list[UsageDelta] = []
         for (s, hour), acc in self._pending.items():
             out.append(_delta(s, hour, acc))
@@ -314,8 +387,65 @@ class UsageTracker:
         return out
 
 
+def _add_sm(g: _Gpu, util: int | None, sms: tuple[int | None, ...], dt: float) -> None:
+    """One interval of a GPU where some process has an SM % (the rule of ``_shares``,
+    summed per process over the segment with C-level maps)."""
+    rep = repeat(dt)
+    if None not in sms:
+        g.sm = list(map(add, g.sm, map(mul, sms, rep)))
+        g.smk = list(map(add, g.smk, rep))
+        return
+    known = list(map(is_not, sms, g.nones))
+    filled = [v or 0 for v in sms]
+    g.sm = list(map(add, g.sm, map(mul, filled, rep)))
+    g.smk = list(map(add, g.smk, map(mul, known, rep)))
+    if not util:
+        return
+    rest = util - sum(filled)
+    if rest <= 0:
+        return
+    rest_s = rest / 100 * dt
+    unknown = list(map(not_, known))
+    total = sum(map(mul, g.memsf, unknown)) if g.mem_known else 0
+    if total > 0:
+        g.rest = list(map(add, g.rest, map(mul, unknown, repeat(rest_s / total))))
+    else:
+        share = rest_s / sum(unknown)
+        g.rest_eq = list(map(add, g.rest_eq, map(mul, unknown, repeat(share))))
+
+
+def _split(
+    tracker: UsageTracker,
+    s: _Session,
+    start: float,
+    stop: float,
+    dt: float,
+    mem: int | None,
+    sm: int | None,
+    share_dt: float,
+) -> None:
+    """Add the interval [start, stop) to ``s``, hour by hour (it may cross boundaries)."""
+    at = start
+    while at < stop:
+        hour = int(at // HOUR) * HOUR
+        end = min(stop, hour + HOUR)
+        part = end - at
+        if s.hour != hour:
+            tracker._roll(s, hour)
+        s.held += part
+        s.gpu_s += share_dt * part / dt
+        if mem is not None:
+            s.mib_s += mem * part
+            if mem > s.peak:
+                s.peak = mem
+        if sm is not None:
+            s.sm_s += sm * part
+            s.sm_known += part
+        at = end
+
+
 def _shares(
-    util: int | None, mems: list[int | None], sms: list[int | None], dt: float
+    util: int | None, mems: tuple[int | None, ...], sms: tuple[int | None, ...], dt: float
 ) -> list[float]:
     """Each process's GPU-seconds for an interval of ``dt`` (see the module's rule)."""
     if None not in sms:
@@ -323,7 +453,7 @@ def _shares(
     known = sum(sm for sm in sms if sm is not None)
     rest = 0.0 if util is None else max(0.0, (util - known) / 100) * dt
     others = [m for m, sm in zip(mems, sms, strict=True) if sm is None]
-    total = 0 if None in others else sum(others)  # type: ignore[arg-type]
+    total = 0 if None in mems else sum(others)  # type: ignore[arg-type]
     if total > 0:
         per_mib = rest / total
         return [
@@ -332,6 +462,16 @@ def _shares(
         ]
     equal = rest / len(others)  # (others is not empty: some SM % is None)
     return [sm * dt / 100 if sm is not None else equal for sm in sms]
+
+
+def _weights(mems: tuple[int | None, ...]) -> list[float]:
+    """Each process's part of the GPU's utilization when none has an SM %: by memory,
+    equal when a memory is unknown or all are 0."""
+    n = len(mems)
+    total = 0 if None in mems else sum(mems)  # type: ignore[arg-type]
+    if total > 0:
+        return [m / total for m in mems]  # type: ignore[operator]
+    return [1 / n] * n
 
 
 def _refresh(s: _Session, p: ProcessInfo) -> None:
