@@ -1,6 +1,7 @@
 """The FastAPI application factory: where the pipeline is put together.
 
-    Sampler ──Sample──> Stream ──Update──> observers: Hub (clients), /metrics, history
+    Sampler ──Sample──> Stream (+ findings detector) ──Update──> observers: Hub (clients),
+                                                            /metrics, history (+ events, usage)
 
 The sampler reads; the stream numbers, de-duplicates, keeps the backfill
 ring and announces changes; each observer listed in ``create_app`` gets every
@@ -32,6 +33,7 @@ from gpulens.config import Settings
 from gpulens.core.metrics.providers import Selection, select
 from gpulens.core.metrics.providers.replay import ReplayProvider
 from gpulens.core.metrics.system import SystemSource
+from gpulens.services.findings.detector import FindingsDetector, Thresholds
 from gpulens.services.history.recorder import HistoryRecorder, Sample
 from gpulens.services.history.seed import replay_past
 from gpulens.services.messages import ClientConfig, TemperatureThresholds
@@ -145,7 +147,14 @@ def create_app(
     if history is not None:
         observers.append(history)  # /api/history: every sample, written on its own thread
     mask = UserMask() if settings.hide_users else None
-    stream = Stream(client_config(settings), observers, backlog=settings.ws_backlog, mask=mask)
+    detector = FindingsDetector(Thresholds.from_settings(settings)) if settings.findings else None
+    stream = Stream(
+        client_config(settings),
+        observers,
+        backlog=settings.ws_backlog,
+        detector=detector,
+        mask=mask,
+    )
     app.state.mask = mask
     app.state.hub = hub
     app.state.history = history
