@@ -293,3 +293,50 @@ def test_an_event_of_another_type_is_ignored(make_nvml: MakeNvml) -> None:
     finally:
         watcher.stop()
     assert not watcher.alive
+
+
+def test_binding_handles_are_matched_by_address_not_identity() -> None:
+    """The binding gives each event a new pointer object: the GPU is found by its address."""
+    import ctypes
+
+    first = ctypes.cast(0x1000, pynvml.c_nvmlDevice_t)
+    second = ctypes.cast(0x2000, pynvml.c_nvmlDevice_t)
+    queue = [(0x2000, 79), (0x1000, 48)]
+
+    class Binding:
+        NVMLError = pynvml.NVMLError
+
+        def nvmlEventSetCreate(self) -> object:
+            return object()
+
+        def nvmlDeviceRegisterEvents(self, handle: Any, types: int, event_set: object) -> None:
+            return None
+
+        def nvmlEventSetWait_v2(self, event_set: object, timeout_ms: int) -> Any:
+            if not queue:
+                time.sleep(timeout_ms / 1000)
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
+            address, code = queue.pop(0)
+            data = pynvml.c_nvmlEventData_t()
+            data.device = ctypes.cast(address, pynvml.c_nvmlDevice_t)  # a new object
+            data.eventType = pynvml.nvmlEventTypeXidCriticalError
+            data.eventData = code
+            return data
+
+        def nvmlEventSetFree(self, event_set: object) -> None:
+            return None
+
+    buffer = XidBuffer()
+    watcher = XidWatcher(Binding(), [(first, "GPU-a"), (second, "GPU-b")], buffer, wait_ms=WAIT_MS)
+    watcher.start()
+    got: list[XidEvent] = []
+
+    def seen() -> bool:
+        got.extend(buffer.drain())
+        return len(got) >= 2
+
+    try:
+        eventually(seen)
+    finally:
+        watcher.stop()
+    assert [(e.gpu, e.code) for e in got] == [("GPU-b", 79), ("GPU-a", 48)]
