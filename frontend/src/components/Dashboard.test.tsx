@@ -1,6 +1,7 @@
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
+import { at, eventRecord, findingsMsg, helloWithEvents } from '../test/events';
 import { helloMsg, rawNoSource, rawNvtop, telemetryMsg } from '../test/payloads';
 import { streamFrom } from '../test/stream';
 import { Dashboard } from './Dashboard';
@@ -187,5 +188,29 @@ describe('Dashboard', () => {
     expect(screen.getByRole('link', { name: /gpulens/ })).toHaveFocus();
     await user.tab();
     expect(screen.getByRole('button', { name: 'Reconnect' })).toHaveFocus();
+  });
+
+  it('shows the Findings strip under the banners only while something is found, and says a new critical one', () => {
+    const hello = helloWithEvents([], [], [telemetryMsg(1)]);
+    const { rerender } = render(<Dashboard {...streamFrom([hello])} />);
+    expect(screen.queryByTestId('findings-strip')).toBeNull();
+    const live = screen.getByTestId('live-region');
+
+    const idle = eventRecord({ id: 'idle', ...at(0) });
+    rerender(<Dashboard {...streamFrom([hello, findingsMsg([idle])])} />);
+    expect(screen.getByTestId('findings-strip')).toHaveTextContent('Idle but holding 40 GiB');
+    expect(live).toHaveTextContent(''); // a warning is shown, not said
+
+    const lost = eventRecord({ id: 'lost', kind: 'gpuLost', severity: 'critical', gpuIndex: 0, ...at(1000) });
+    rerender(<Dashboard {...streamFrom([hello, findingsMsg([idle, lost])])} />);
+    expect(screen.getAllByTestId('finding-card').map((c) => c.dataset.kind)).toEqual(['gpuLost', 'idleHolding']);
+    expect(live).toHaveTextContent('Critical finding: GPU lost on GPU 0 · H100 80GB HBM3.');
+    expect(document.querySelectorAll('[aria-live]')).toHaveLength(1);
+  });
+
+  it('shows no Findings strip over a past view', () => {
+    const stream = streamFrom([helloWithEvents([eventRecord()], [], [telemetryMsg(1)])]);
+    render(<Dashboard {...stream} past={<p>the past</p>} />);
+    expect(screen.queryByTestId('findings-strip')).toBeNull();
   });
 });

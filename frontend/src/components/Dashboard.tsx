@@ -5,9 +5,11 @@ import { sourceLabel } from '../lib/format';
 import type { TimeRange } from '../lib/range';
 import type { GpuStream } from '../api/view';
 import { GpuGrid } from './GpuGrid';
+import { FindingsStrip } from './FindingsStrip';
 import { Hero } from './Hero';
 import { LiveRegion } from './LiveRegion';
 import { NoGpuPanel } from './NoGpuPanel';
+import { EventNotifications } from './NotificationsMenu';
 import { DashboardSkeleton } from './Skeletons';
 import { StatusBanner } from './StatusBanner';
 import { SystemStrip } from './SystemStrip';
@@ -102,6 +104,7 @@ export function Dashboard({ range, onRangeChange, past, ...stream }: GpuStream &
             status={stream.status}
             onReconnect={stream.reconnectNow}
           />
+          {!past && <FindingsStrip findings={stream.findings} />}
           <div className={`flex flex-col gap-4 lg:gap-5 ${stale && hasSample ? 'opacity-70 saturate-50' : ''}`}>{body}</div>
         </main>
         <footer className="mx-auto max-w-[1920px] px-4 pb-8 text-xs text-ink-3 sm:px-6 lg:px-8">
@@ -113,7 +116,8 @@ export function Dashboard({ range, onRangeChange, past, ...stream }: GpuStream &
             </span>
           )}
         </footer>
-        <LiveRegion connection={connection} lastEvent={stream.lastEvent} />
+        <LiveRegion connection={connection} lastEvent={stream.lastEvent} findings={stream.findings} />
+        <EventNotifications events={stream.events} helloEventIds={stream.helloEventIds} />
       </MotionConfig>
     </LazyMotion>
   );
