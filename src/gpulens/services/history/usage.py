@@ -142,14 +142,19 @@ _KEY = {
     "gpu": "s.gpu",
     "session": "s.id",
 }
-# Each hour's usage times its overlap with [start, stop) (1 for the hours inside).
+# Each hour's usage times its overlap with [start, stop) (1 for the hours inside); a
+# damaged value (negative, infinite, text) counts 0, so one bad row spoils nothing else.
 _SUMS = """
     sum(u.held_s * w), sum(u.gpu_s * w), sum(u.mib_s * w), sum(u.sm_s * w),
     sum(u.sm_known_s * w), max(u.peak_mib), count(DISTINCT u.session),
     min(s.first_seen), max(s.last_seen)
 """
 _FROM = """
-    FROM (SELECT session, hour, held_s, gpu_s, mib_s, sm_s, sm_known_s, peak_mib,
+    FROM (SELECT session, hour, iif(held_s BETWEEN 0 AND 1e15, held_s, 0) AS held_s,
+                 iif(gpu_s BETWEEN 0 AND 1e15, gpu_s, 0) AS gpu_s,
+                 iif(mib_s BETWEEN 0 AND 1e21, mib_s, 0) AS mib_s,
+                 iif(sm_s BETWEEN 0 AND 1e17, sm_s, 0) AS sm_s,
+                 iif(sm_known_s BETWEEN 0 AND 1e15, sm_known_s, 0) AS sm_known_s, peak_mib,
                  (min(hour + 3600, :stop) - max(hour, :start)) / 3600.0 AS w
           FROM usage WHERE hour > :first AND hour < :stop) AS u
     JOIN sessions AS s ON s.id = u.session
