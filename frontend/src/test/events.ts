@@ -40,7 +40,7 @@ export const findingsMsg = (findings: LensEvent[], timestamp = iso(T0)): Json =>
 export const eventMsg = (event: LensEvent): Json => ({ type: 'event', event });
 
 /** A hello with findings and recent events (no samples unless given). */
-export function helloWithEvents(findings: LensEvent[], events: LensEvent[], backfill: Json[] = []): Json {
+export function helloWithEvents(findings: LensEvent[], events: (LensEvent | Json)[], backfill: Json[] = []): Json {
   return {
     type: 'hello',
     config: configMsg(),
