@@ -5,6 +5,7 @@ import { shortName, shortUuid } from '../../lib/format';
 import { CHART_METRICS, gpuCharts, summariseChart, type CardEntry } from '../../lib/history';
 import { formatMoment } from '../../lib/range';
 import { HistoryChart } from './HistoryChart';
+import { NO_MARKERS, type ChartMarker } from './markers';
 
 interface HistoryCardProps {
   entry: CardEntry;
@@ -16,10 +17,12 @@ interface HistoryCardProps {
   rangeText: string;
   thresholds: TemperatureThresholds | null;
   onZoom: (fromS: number, toS: number) => void;
+  /** The events of this GPU and the host's over the range, drawn on each chart. */
+  markers?: readonly ChartMarker[];
 }
 
 /** One GPU over the range: its four charts, under the same header as its live card. */
-function HistoryCardImpl({ entry, times, step, fromMs, toMs, rangeText, thresholds, onZoom }: HistoryCardProps) {
+function HistoryCardImpl({ entry, times, step, fromMs, toMs, rangeText, thresholds, onZoom, markers = NO_MARKERS }: HistoryCardProps) {
   const charts = useMemo(
     () => (entry.series === null ? null : gpuCharts({ times, step }, entry.series, { thresholds })),
     [entry.series, times, step, thresholds],
@@ -35,6 +38,7 @@ function HistoryCardImpl({ entry, times, step, fromMs, toMs, rangeText, threshol
       data-testid="history-card"
       data-gpu-key={entry.key}
       data-present={entry.present === null ? 'unknown' : String(entry.present)}
+      data-markers={markers.length}
     >
       <header className="flex flex-wrap items-start justify-between gap-3">
         <div className="flex min-w-0 items-center gap-3">
@@ -82,6 +86,7 @@ function HistoryCardImpl({ entry, times, step, fromMs, toMs, rangeText, threshol
               summary={summariseChart(charts[metric], label, rangeText)}
               thresholds={thresholds}
               onZoom={onZoom}
+              markers={markers}
             />
           ))}
         </div>

@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { gpuCharts } from '../../lib/history';
 import { createCrosshair, CrosshairContext } from './crosshair';
 import { HistoryChart } from './HistoryChart';
+import type { ChartMarker } from './markers';
 
 // Ten one-minute buckets; 3–5 missing (the service was stopped).
 const T0 = 1_796_000_040;
@@ -105,5 +106,57 @@ describe('HistoryChart', () => {
     expect(to).toBeGreaterThanOrEqual(T0 + 299);
     expect(to).toBeLessThanOrEqual(T0 + 301);
     expect(screen.queryByTestId('zoom-selection')).toBeNull();
+  });
+});
+
+describe('HistoryChart: event markers', () => {
+  const markers: ChartMarker[] = [
+    { id: 'hot', kind: 'hot', severity: 'warning', fromMs: fromMs + 60_000, toMs: fromMs + 180_000, ongoing: false, label: 'Hot (warning), 10:01–10:03: GPU 0 at 83 °C' },
+    { id: 'lost', kind: 'gpuLost', severity: 'critical', fromMs: fromMs + 420_000, toMs: null, ongoing: false, label: 'GPU lost (critical), at 10:07: GPU 0 fell off the bus' },
+  ];
+
+  it('draws a finding as a shaded span and a change as a line, coloured by severity, and says them', async () => {
+    const crosshair = createCrosshair();
+    const { container } = render(
+      <CrosshairContext.Provider value={crosshair}>
+        <HistoryChart
+          data={charts.utilization}
+          fromMs={fromMs}
+          toMs={toMs}
+          stepMs={60_000}
+          summary="GPU 0 utilization"
+          thresholds={null}
+          onZoom={vi.fn()}
+          markers={markers}
+          width={WIDTH}
+        />
+      </CrosshairContext.Provider>,
+    );
+    expect(screen.getByTestId('history-chart')).toHaveAttribute('data-markers', '2');
+    const span = container.querySelector('.event-marker-span');
+    const line = container.querySelector('.event-marker-line');
+    expect(span).not.toBeNull();
+    expect(line).not.toBeNull();
+    expect(container.querySelectorAll('.event-marker')).toHaveLength(2);
+    expect(span!.querySelector('path, rect')!.getAttribute('fill')).toBe('#f59e0b');
+    expect(line!.querySelector('line')!.getAttribute('stroke')).toBe('#f43f5e');
+    // The span runs from the first to the third minute: 34.2 px a minute after the 44 px of axis.
+    const rect = span!.querySelector('path, rect')!;
+    expect(Number(rect.getAttribute('x'))).toBeCloseTo(44 + 34.2, 1);
+    expect(Number(rect.getAttribute('width'))).toBeCloseTo(2 * 34.2, 1);
+    expect(screen.getByRole('img').getAttribute('aria-label')).toBe(
+      'GPU 0 utilization. 2 events: GPU lost (critical), at 10:07: GPU 0 fell off the bus; Hot (warning), 10:01–10:03: GPU 0 at 83 °C',
+    );
+    // Pointing into the span names the event in the readout.
+    act(() => crosshair.set(1));
+    await waitFor(() => expect(screen.getByTestId('chart-readout-event')).toHaveTextContent('Hot (warning)'));
+    act(() => crosshair.set(5));
+    await waitFor(() => expect(screen.queryByTestId('chart-readout-event')).toBeNull());
+  });
+
+  it('draws nothing extra without markers', () => {
+    const { container } = render(chart('utilization'));
+    expect(container.querySelectorAll('.event-marker')).toHaveLength(0);
+    expect(screen.getByTestId('history-chart')).toHaveAttribute('data-markers', '0');
   });
 });

@@ -11,6 +11,7 @@ import {
   type ChartMetric,
 } from '../../lib/history';
 import { useCrosshair } from './crosshair';
+import { describeMarkers, markerAt, NO_MARKERS, SEVERITY_COLOR, type ChartMarker } from './markers';
 import { useWidth } from './useWidth';
 
 /** The plot's margins and axes, in px: the overlay (crosshair, zoom) uses the same numbers as Recharts. */
@@ -58,10 +59,11 @@ interface PlotProps {
   toMs: number;
   geo: Geometry;
   thresholds: TemperatureThresholds | null;
+  markers: readonly ChartMarker[];
 }
 
 /** The Recharts part: drawn once per answer and size, never for the pointer. */
-const Plot = memo(function Plot({ data, fromMs, toMs, geo, thresholds }: PlotProps) {
+const Plot = memo(function Plot({ data, fromMs, toMs, geo, thresholds, markers }: PlotProps) {
   const id = useId().replace(/[^a-zA-Z0-9_-]/g, '');
   const c = COLORS[data.metric];
   const { ticks, interval } = timeTicks(fromMs, toMs, geo.plotW);
@@ -144,6 +146,22 @@ const Plot = memo(function Plot({ data, fromMs, toMs, geo, thresholds }: PlotPro
           className="history-gap"
         />
       ))}
+      {/* Events: a finding as a shaded span (behind the data), an instant change as a line; coloured by severity. */}
+      {markers.map((m) =>
+        m.toMs === null ? null : (
+          <ReferenceArea
+            key={m.id}
+            x1={m.fromMs}
+            x2={m.toMs}
+            fill={SEVERITY_COLOR[m.severity]}
+            fillOpacity={m.severity === 'info' ? 0.1 : 0.16}
+            stroke={SEVERITY_COLOR[m.severity]}
+            strokeOpacity={0.45}
+            ifOverflow="hidden"
+            className={`event-marker event-marker-span event-${m.severity}`}
+          />
+        ),
+      )}
       <XAxis
         dataKey="t"
         type="number"
@@ -203,6 +221,19 @@ const Plot = memo(function Plot({ data, fromMs, toMs, geo, thresholds }: PlotPro
         connectNulls={false}
         className="history-mean"
       />
+      {markers.map((m) =>
+        m.toMs !== null ? null : (
+          <ReferenceLine
+            key={m.id}
+            x={m.fromMs}
+            stroke={SEVERITY_COLOR[m.severity]}
+            strokeWidth={2}
+            strokeDasharray="4 3"
+            ifOverflow="hidden"
+            className={`event-marker event-marker-line event-${m.severity}`}
+          />
+        ),
+      )}
     </ComposedChart>
   );
 });
@@ -217,6 +248,8 @@ interface HistoryChartProps {
   summary: string;
   thresholds: TemperatureThresholds | null;
   onZoom: (fromS: number, toS: number) => void;
+  /** The events on this GPU (and the host's) over the range; none by default. */
+  markers?: readonly ChartMarker[];
   height?: number;
   /** A fixed width (tests); otherwise the chart's box is measured. */
   width?: number;
@@ -228,7 +261,18 @@ interface HistoryChartProps {
  * pointer shows the crosshair on every chart of the page; dragging across a
  * span zooms to it.
  */
-function HistoryChartImpl({ data, fromMs, toMs, stepMs, summary, thresholds, onZoom, height = 150, width }: HistoryChartProps) {
+function HistoryChartImpl({
+  data,
+  fromMs,
+  toMs,
+  stepMs,
+  summary,
+  thresholds,
+  onZoom,
+  markers = NO_MARKERS,
+  height = 150,
+  width,
+}: HistoryChartProps) {
   const [measure, measured] = useWidth<HTMLDivElement>();
   const w = width ?? measured;
   const geo = geometry(w, height);
@@ -308,6 +352,8 @@ function HistoryChartImpl({ data, fromMs, toMs, stepMs, summary, thresholds, onZ
       </>
     );
 
+  // The event under the pointer, said in the readout and the tooltip (a line counts within one bucket of it).
+  const hovered = point === undefined || markers.length === 0 ? null : markerAt(markers, point.t + stepMs / 2, stepMs);
   const crossX = point === undefined ? null : xOf(point.t);
   // The dot takes the line's colour there: temperature by its level, the rest the gradient's end.
   const dotColor =
@@ -327,6 +373,7 @@ function HistoryChartImpl({ data, fromMs, toMs, stepMs, summary, thresholds, onZ
       data-metric={data.metric}
       data-gaps={data.gaps.length}
       data-points={data.reported}
+      data-markers={markers.length}
     >
       <figcaption className="mb-1.5 flex flex-col gap-0.5">
         <span className="label">
@@ -334,12 +381,17 @@ function HistoryChartImpl({ data, fromMs, toMs, stepMs, summary, thresholds, onZ
         </span>
         <span className="num block h-5 truncate text-[0.8125rem] text-ink-2" aria-hidden="true" data-testid="chart-readout">
           {readout}
+          {hovered && (
+            <span className="ml-1.5" data-testid="chart-readout-event" style={{ color: SEVERITY_COLOR[hovered.severity] }}>
+              · {hovered.label}
+            </span>
+          )}
         </span>
       </figcaption>
-      <div ref={measure} role="img" aria-label={summary} className="relative w-full select-none" style={{ height }}>
+      <div ref={measure} role="img" aria-label={`${summary}${describeMarkers(markers)}`} className="relative w-full select-none" style={{ height }}>
         {w > 0 && (
           <div aria-hidden="true" className="absolute inset-0">
-            <Plot data={data} fromMs={fromMs} toMs={toMs} geo={geo} thresholds={thresholds} />
+            <Plot data={data} fromMs={fromMs} toMs={toMs} geo={geo} thresholds={thresholds} markers={markers} />
           </div>
         )}
         {w > 0 && (
@@ -351,6 +403,7 @@ function HistoryChartImpl({ data, fromMs, toMs, stepMs, summary, thresholds, onZ
             onPointerDown={onPointerDown}
             onPointerUp={onPointerUp}
             onPointerCancel={() => setDrag(null)}
+            title={hovered?.label}
             onPointerLeave={() => {
               cancelAnimationFrame(frame.current);
               if (drag === null) crosshair?.set(null);

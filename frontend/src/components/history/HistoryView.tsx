@@ -1,7 +1,7 @@
 import { CircleOff, Download, History as HistoryIcon, PauseCircle, RotateCw, TriangleAlert } from 'lucide-react';
 import { useCallback, useMemo, useState, type ReactNode } from 'react';
 import type { HistoryResponse } from '../../api/history.gen';
-import type { TemperatureThresholds } from '../../api/types';
+import type { Event as LensEvent, TemperatureThresholds } from '../../api/types';
 import type { HistoryState } from '../../hooks/useHistory';
 import { findGaps, isEmpty, orderCards, type LiveGpuRef } from '../../lib/history';
 import { gridColumns } from '../../lib/layout';
@@ -9,6 +9,9 @@ import { describeRange, formatMoment, formatSpan, type TimeRange } from '../../l
 import { createCrosshair, CrosshairContext } from './crosshair';
 import { HistoryCard } from './HistoryCard';
 import { HistorySkeleton } from './HistorySkeleton';
+import { cardMarkers, type ChartMarker } from './markers';
+
+const NO_CARD_MARKERS: ReadonlyMap<string, readonly ChartMarker[]> = new Map();
 
 export interface HistoryViewProps {
   range: TimeRange;
@@ -20,6 +23,12 @@ export interface HistoryViewProps {
   csvHref: string | null;
   onRange: (range: TimeRange) => void;
   onRetry: () => void;
+  /**
+   * The stored events of the range, drawn as markers on the charts; null when
+   * there are none to draw (not asked, still loading, or the answer failed:
+   * the charts are the same without them).
+   */
+  events?: { readonly events: readonly LensEvent[]; readonly total: number } | null;
 }
 
 const button =
@@ -180,13 +189,17 @@ function Empty({ data, onLive }: { data: HistoryResponse; onLive: () => void }) 
  * the answer is in (loading, empty, off, error). Everything here comes in a
  * chunk of its own, loaded when a past range is first opened.
  */
-export function HistoryView({ range, history, live, thresholds, csvHref, onRange, onRetry }: HistoryViewProps) {
+export function HistoryView({ range, history, live, thresholds, csvHref, onRange, onRetry, events = null }: HistoryViewProps) {
   const [crosshair] = useState(createCrosshair);
   const onLive = useCallback(() => onRange({ kind: 'live' }), [onRange]);
   const onZoom = useCallback((from: number, to: number) => onRange({ kind: 'custom', from, to }), [onRange]);
   const data = history.state === 'ok' ? history.data : history.state === 'loading' ? history.previous : null;
   const busy = history.state === 'loading';
   const cards = useMemo(() => (data === null ? [] : orderCards(data, live)), [data, live]);
+  const markers = useMemo(
+    () => (data === null ? NO_CARD_MARKERS : cardMarkers(events?.events ?? null, cards, data.from * 1000, data.to * 1000)),
+    [data, cards, events],
+  );
   const rangeText = describeRange(range);
 
   let body: ReactNode;
@@ -238,6 +251,12 @@ export function HistoryView({ range, history, live, thresholds, csvHref, onRange
       <>
         <Toolbar range={range} data={data} csvHref={busy ? null : csvHref} onLive={onLive} busy={busy} />
         <Notices data={data} />
+        {!empty && events !== null && events.total > events.events.length && (
+          <p className="px-1 text-sm text-ink-2" data-testid="history-events-capped">
+            The charts mark the newest {events.events.length} of the {events.total} events in this range; the Events view lists
+            them all.
+          </p>
+        )}
         {empty ? (
           <Empty data={data} onLive={onLive} />
         ) : (
@@ -259,6 +278,7 @@ export function HistoryView({ range, history, live, thresholds, csvHref, onRange
                   rangeText={rangeText}
                   thresholds={thresholds}
                   onZoom={onZoom}
+                  markers={markers.get(entry.key)}
                 />
               ))}
             </div>
