@@ -1,32 +1,51 @@
-import { lazy, Suspense, useEffect, useMemo } from 'react';
+import { lazy, Suspense, useEffect, useMemo, type ReactNode } from 'react';
 import { Dashboard } from './components/Dashboard';
 import { HistorySkeleton } from './components/history/HistorySkeleton';
 import { LazyBoundary } from './components/LazyBoundary';
+import { UsageSkeleton } from './components/usage/UsageSkeleton';
+import { ViewSwitchContext } from './components/ViewSwitchContext';
 import { useRange } from './hooks/useRange';
+import { useView } from './hooks/useView';
 import type { LiveGpuRef } from './lib/history';
 import { useGpuStream } from './stream/useGpuStream';
 
-// The past view (Recharts, the history validator) is a chunk of its own, fetched
-// the first time a past range is opened: the live view never downloads it. A
-// pointer over (or focus into) the range control starts the download early, so
-// the click that follows rarely waits for it.
+// The past view (Recharts, the history validator), the usage view and the
+// events view are chunks of their own, fetched the first time one is opened:
+// the live view never downloads them. A pointer over (or focus into) the
+// range control or the view switch starts the download early, so the click
+// that follows rarely waits for it.
 const loadHistoryPage = () => import('./HistoryPage');
 const HistoryPage = lazy(loadHistoryPage);
+const loadUsagePage = () => import('./UsagePage');
+const UsagePage = lazy(loadUsagePage);
+const loadEventsView = () => import('./components/events/EventsView');
+const EventsView = lazy(() => loadEventsView().then((m) => ({ default: m.EventsView })));
 
-function useHistoryPrefetchOnIntent(): void {
+function usePrefetchOnIntent(): void {
   useEffect(() => {
-    const intent = (event: Event) => {
-      if (!(event.target instanceof Element) || !event.target.closest('[data-testid="range-control"]')) return;
+    const wanted = new Map<string, () => Promise<unknown>>([
+      ['[data-testid="range-control"]', loadHistoryPage],
+      ['[data-testid="view-switch"] [data-value="usage"]', loadUsagePage],
+      ['[data-testid="view-switch"] [data-value="events"]', loadEventsView],
+    ]);
+    const stop = () => {
       document.removeEventListener('pointerover', intent);
       document.removeEventListener('focusin', intent);
-      void loadHistoryPage();
     };
+    function intent(event: Event) {
+      if (!(event.target instanceof Element)) return;
+      for (const [selector, load] of wanted) {
+        if (event.target.closest(selector) === null) continue;
+        wanted.delete(selector);
+        void load().catch(() => {
+          /* the view's own boundary reports it when it is opened */
+        });
+      }
+      if (wanted.size === 0) stop();
+    }
     document.addEventListener('pointerover', intent);
     document.addEventListener('focusin', intent);
-    return () => {
-      document.removeEventListener('pointerover', intent);
-      document.removeEventListener('focusin', intent);
-    };
+    return stop;
   }, []);
 }
 
@@ -35,7 +54,9 @@ const SEP = '\u0000';
 export function App() {
   const stream = useGpuStream();
   const [range, setRange] = useRange();
-  useHistoryPrefetchOnIntent();
+  const [view, setView] = useView();
+  usePrefetchOnIntent();
+  const views = useMemo(() => ({ view, onChange: setView }), [view, setView]);
   // The live GPUs (order, keys, names) for the past view's cards: a new list only when one of them changes.
   const liveText = stream.hasSample ? stream.gpus.map((e) => [e.key, e.gpu.id, e.gpu.name].join(SEP)).join('\n') : null;
   const live = useMemo<LiveGpuRef[] | null>(
@@ -52,13 +73,35 @@ export function App() {
     [liveText],
   );
   const thresholds = stream.config?.temperatureThresholds ?? null;
-  const past =
-    range.kind === 'live' ? null : (
+  let past: ReactNode = null;
+  if (view === 'usage') {
+    past = (
+      <LazyBoundary what="usage view">
+        <Suspense fallback={<UsageSkeleton />}>
+          <UsagePage range={range} />
+        </Suspense>
+      </LazyBoundary>
+    );
+  } else if (view === 'events') {
+    past = (
+      <LazyBoundary what="events view">
+        <Suspense fallback={<UsageSkeleton />}>
+          <EventsView range={range} liveEvents={stream.events} />
+        </Suspense>
+      </LazyBoundary>
+    );
+  } else if (range.kind !== 'live') {
+    past = (
       <LazyBoundary what="history view">
         <Suspense fallback={<HistorySkeleton cards={Math.max(1, live?.length ?? 2)} />}>
           <HistoryPage range={range} live={live} thresholds={thresholds} onRange={setRange} />
         </Suspense>
       </LazyBoundary>
     );
-  return <Dashboard {...stream} range={range} onRangeChange={setRange} past={past} />;
+  }
+  return (
+    <ViewSwitchContext.Provider value={views}>
+      <Dashboard {...stream} range={range} onRangeChange={setRange} past={past} />
+    </ViewSwitchContext.Provider>
+  );
 }
