@@ -176,3 +176,15 @@ def test_the_resolver_follows_the_container_settings(clean_env: Path, tmp_path: 
         Settings(_env_file=None, container_names="docker", container_socket=tmp_path / "no.sock")
     )
     assert opted(os.getpid()).started == me.started
+
+
+def test_no_lookup_where_the_drivers_pids_are_not_ours(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In another PID namespace a driver pid may be one of ours: never show that stranger."""
+    import gpulens.core.metrics.providers as providers
+
+    monkeypatch.setattr(providers, "in_host_pid_namespace", lambda: False)
+    resolve = resolver_for(Settings(_env_file=None))
+    identity = resolve(os.getpid())  # a pid that exists here
+    assert (identity.name, identity.user, identity.started, identity.container) == (None,) * 4

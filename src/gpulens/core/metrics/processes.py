@@ -47,6 +47,16 @@ class ProcessResolver(Protocol):
     def __call__(self, pid: int) -> ProcessIdentity: ...
 
 
+UNKNOWN = ProcessIdentity(None, None)
+
+
+def unresolved(pid: int) -> ProcessIdentity:
+    """The resolver where gpulens does not see the host's pids (a container without
+    ``--pid=host``): a driver pid may be another process here, so nothing is looked up
+    rather than a stranger's name shown."""
+    return UNKNOWN
+
+
 class ProcessHandle(Protocol):
     """What the resolver reads of a process: ``psutil.Process``, or a stand-in."""
 

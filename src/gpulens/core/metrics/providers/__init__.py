@@ -12,14 +12,22 @@ from dataclasses import dataclass, field
 
 from gpulens.config import Settings
 from gpulens.core.metrics.containers import containers_for
-from gpulens.core.metrics.processes import PsutilResolver
+from gpulens.core.metrics.processes import (
+    ProcessResolver,
+    PsutilResolver,
+    in_host_pid_namespace,
+    unresolved,
+)
 from gpulens.core.metrics.providers.base import Provider, ProviderError, ProviderUnavailable
 
 Factory = Callable[[Settings], Provider]
 
 
-def resolver_for(settings: Settings) -> PsutilResolver:
-    """Process names, users, start times and containers, as the settings ask."""
+def resolver_for(settings: Settings) -> ProcessResolver:
+    """Process names, users, start times and containers, as the settings ask; none at all
+    where the driver's pids are not ours to look up (another PID namespace)."""
+    if not in_host_pid_namespace():
+        return unresolved
     return PsutilResolver(
         containers=containers_for(settings.container_names, settings.container_socket)
     )
