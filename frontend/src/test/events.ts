@@ -50,3 +50,11 @@ export function helloWithEvents(findings: LensEvent[], events: (LensEvent | Json
     events,
   };
 }
+
+/** A GET /api/events answer (newest first). */
+export function eventsPage(
+  events: LensEvent[],
+  { next = null, total = events.length, from = T0 / 1000 - 86_400, to = T0 / 1000 + 3600 }: { next?: string | null; total?: number; from?: number; to?: number } = {},
+): Json {
+  return { from, to, events, next, total, status: { state: 'ok', reason: null } };
+}
