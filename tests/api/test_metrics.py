@@ -33,8 +33,10 @@ from gpulens.api.metrics import (
 from gpulens.config import Settings
 from gpulens.core.metrics import recording
 from gpulens.core.metrics.providers import Selection
+from gpulens.core.metrics.providers.base import XidEvent
 from gpulens.core.metrics.providers.replay import default_recording
 from gpulens.core.metrics.schema import GpuInfo, SystemInfo, Telemetry
+from gpulens.services.findings.detector import FindingsDetector, Thresholds
 from gpulens.services.findings.model import Detection, Event, EventKind, Severity
 from gpulens.services.messages import ClientConfig, ProviderStatus, TemperatureThresholds
 from gpulens.services.sampler import Sample as Reading
@@ -577,7 +579,9 @@ class Watched:
         self.registry.register(GpulensCollector(self.metrics, Hub(), HOSTNAME))
         self.readings = 0
 
-    def step(self, *events: Event, findings: tuple[Event, ...] = ()) -> Exposition:
+    def step(
+        self, *events: Event, findings: tuple[Event, ...] = (), xids: tuple[XidEvent, ...] = ()
+    ) -> Exposition:
         self.detector.next = (events, findings)
         self.readings += 1  # a new reading each time, though a repeat would be counted too
         gpus = [full_gpu(0, utilization=self.readings % 100)]
@@ -586,7 +590,7 @@ class Watched:
              "system": StillSystem().sample()}
         )  # fmt: skip
         update = self.stream.publish(
-            Reading(payload, ProviderStatus(state="ok", provider="nvml"), 0.001)
+            Reading(payload, ProviderStatus(state="ok", provider="nvml"), 0.001, xids)
         )
         assert update.events == events
         return self.scrape()
@@ -646,7 +650,7 @@ def test_an_episode_first_seen_ended_counts_once() -> None:
     assert out.one("gpulens_events_total", kind="hot") == 1
 
 
-def test_instant_events_xids_and_labels() -> None:
+def test_instant_events_and_labels() -> None:
     watched = Watched()
     out = watched.step(
         instant("removed-1", "gpuRemoved", severity="critical"),
@@ -665,19 +669,39 @@ def test_instant_events_xids_and_labels() -> None:
         (("Hostname", HOSTNAME), ("UUID", ""), ("gpu", ""), ("kind", "provider"),
          ("severity", "info")): 1,  # an event of no GPU
     }  # fmt: skip
+    assert set(EVENT_LABELS) == {"kind", "severity", "gpu", "UUID", "Hostname"}
+    assert "gpulens_xid_errors" not in out.text  # counted from the driver's XIDs, below
+
+
+def test_every_xid_the_driver_reported_counts() -> None:
+    watched = Watched()
+    now = time.time()
+    first = instant("xid-1", "xid", severity="critical", value=79)
+    # Two XID 79 in one sample: the detector makes one finding of them, the counter two.
+    out = watched.step(
+        first,
+        findings=(first,),
+        xids=(XidEvent(UUID0, 79, now), XidEvent(UUID0, 79, now),
+              XidEvent("index:3", 48, now),  # a GPU with no UUID
+              XidEvent("GPU-gone", 13, now)),  # a GPU no longer in the sample
+    )  # fmt: skip
     assert events_of(out, "gpulens_xid_errors_total") == {
         (("Hostname", HOSTNAME), ("UUID", UUID0), ("gpu", "0"), ("xid", "79")): 2,
         (("Hostname", HOSTNAME), ("UUID", ""), ("gpu", "3"), ("xid", "48")): 1,
+        (("Hostname", HOSTNAME), ("UUID", "GPU-gone"), ("gpu", ""), ("xid", "13")): 1,
     }
     assert out.types["gpulens_xid_errors_total"] == "counter"
-    assert set(EVENT_LABELS) == {"kind", "severity", "gpu", "UUID", "Hostname"}
     assert set(XID_LABELS) == {"gpu", "UUID", "xid", "Hostname"}
+    assert out.one("gpulens_events_total", kind="xid") == 1
 
-    out = watched.step(instant("xid-2", "xid", severity="critical", value=79))  # told twice
-    assert out.one("gpulens_xid_errors_total", xid="79") == 2
-    out = watched.step(instant("xid-4", "xid", severity="critical", value=79))
+    # A repeat while the finding is active: the detector re-tells it (same id), the
+    # XID counter goes up, the event count does not.
+    out = watched.step(first, findings=(first,), xids=(XidEvent(UUID0, 79, now + 1),))
     assert out.one("gpulens_xid_errors_total", xid="79") == 3
-    assert out.one("gpulens_events_total", kind="xid", gpu="0") == 3
+    assert out.one("gpulens_events_total", kind="xid") == 1
+    out = watched.step(ended(first))
+    assert out.one("gpulens_xid_errors_total", xid="79") == 3  # kept after the finding ends
+    assert "gpulens_findings_active" not in out.text
 
 
 def test_findings_gauge_follows_the_active_findings() -> None:
@@ -699,7 +723,7 @@ def test_findings_gauge_follows_the_active_findings() -> None:
 def test_event_families_parse_as_the_text_format() -> None:
     watched = Watched()
     idle = event("idle-1")
-    watched.step(idle, instant("xid-1", "xid", severity="critical", value=31), findings=(idle,))
+    watched.step(idle, findings=(idle,), xids=(XidEvent(UUID0, 31, time.time()),))
     text = render(watched.registry).decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
     assert families["gpulens_events"].type == "counter"
@@ -727,3 +751,50 @@ def test_remembered_event_ids_are_bounded() -> None:
     assert counts.events[("gpuAdded", "info", "0", UUID0)] == 100
     assert not counts.add(instant("x-99", "gpuAdded", severity="info"))  # recent: a repeat
     assert not counts.add(ended(event("open-99")))
+
+
+def test_the_real_detector_through_the_stream() -> None:
+    """XID repeats, a lost GPU that returns: the counters and gauge the detector's events give."""
+    metrics = SampleMetrics()
+    stream = Stream(
+        ClientConfig(
+            poll_interval_ms=1000, ws_backlog=5, heartbeat_interval_ms=1000, max_rate=5.0,
+            hostname=HOSTNAME, version="test", busy_utilization=10,
+            temperature_thresholds=TemperatureThresholds(warn=70, hot=85),
+        ),
+        [metrics],
+        detector=FindingsDetector(Thresholds(), host_pids=True, pid_exists=lambda pid: True),
+    )  # fmt: skip
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GpulensCollector(metrics, Hub(), HOSTNAME))
+    t0 = T0.timestamp()
+    gpu = full_gpu(0, memoryUsed=300)  # little used, no process listed: no unowned memory
+
+    def step(t: int, gpus: list[GpuInfo], xids: tuple[XidEvent, ...] = ()) -> Exposition:
+        payload = Telemetry(
+            seq=0, timestamp=datetime.fromtimestamp(t0 + t, UTC), source="nvml", gpus=gpus,
+            system=StillSystem().sample(),
+        )  # fmt: skip
+        stream.publish(Reading(payload, ProviderStatus(state="ok", provider="nvml"), 0.001, xids))
+        return parse(render(registry).decode())
+
+    for t in range(50):  # XID 79 every 5 s: one finding, ten errors
+        out = step(t, [gpu], (XidEvent(gpu.key, 79, t0 + t),) if t % 5 == 0 else ())
+    assert out.one("gpulens_xid_errors_total", gpu="0", UUID=gpu.uuid or "", xid="79") == 10
+    assert out.one("gpulens_events_total", kind="xid", severity="critical", gpu="0") == 1
+    assert out.one("gpulens_findings_active", kind="xid", gpu="0") == 1
+    for t in range(50, 130):  # quiet: the finding ends, the counts stay
+        out = step(t, [gpu])
+    assert "gpulens_findings_active" not in out.text
+    assert out.one("gpulens_xid_errors_total", xid="79") == 10
+    assert out.one("gpulens_events_total", kind="xid") == 1
+
+    lost = gpu.as_failed("GPU is lost (NVML_ERROR_GPU_IS_LOST)")
+    for t in range(130, 160):
+        out = step(t, [lost])
+    assert out.one("gpulens_events_total", kind="gpuLost", severity="critical", gpu="0") == 1
+    assert out.one("gpulens_findings_active", kind="gpuLost", gpu="0") == 1
+    for t in range(160, 240):
+        out = step(t, [gpu])
+    assert out.one("gpulens_events_total", kind="gpuLost") == 1
+    assert "gpulens_findings_active" not in out.text

@@ -16,11 +16,13 @@ one host label only, never both (see docs/prometheus.md for relabelling).
 A value gpulens does not have (``null``) has no sample line, never ``0``; a
 failed GPU has no readings at all, only ``gpulens_gpu_up 0``.
 
-Events are counters (``gpulens_events_total``, ``gpulens_xid_errors_total``):
-one per event start, kept as long as the process runs, so an alert on
+Events are counters, kept as long as the process runs, so an alert on
 ``increase(...)`` sees every repeat, which a "last XID" gauge cannot show (see
-deploy/prometheus/). The findings active now are a gauge
-(``gpulens_findings_active``) whose rows vanish when they end.
+deploy/prometheus/): ``gpulens_events_total`` counts each event once, at its
+start; ``gpulens_xid_errors_total`` counts every XID the driver reported (the
+detector folds repeats of a code into one active finding, this does not). The
+findings active now are a gauge (``gpulens_findings_active``) whose rows vanish
+when they end.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from gpulens import __version__
 from gpulens.config import Settings
+from gpulens.core.metrics.providers.base import XidEvent
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
 from gpulens.services.findings.model import Event
 from gpulens.services.messages import ProviderStatus
@@ -171,6 +174,20 @@ EventKey = tuple[str, str, str, str]  # kind, severity, gpu, UUID
 XidKey = tuple[str, str, str]  # gpu, UUID, xid
 
 
+def key_gpu(key: str, gpus: Iterable[GpuInfo]) -> tuple[str, str]:
+    """The ``gpu`` and ``UUID`` labels of the GPU with this key (``GpuInfo.key``).
+
+    The index comes from the sample's GPU of that key; a GPU not in the sample
+    (gone since) keeps its UUID and an empty ``gpu``.
+    """
+    for gpu in gpus:
+        if gpu.key == key:
+            return str(gpu.id), gpu.uuid or ""
+    if key.startswith("index:"):
+        return key.removeprefix("index:"), ""
+    return "", key
+
+
 def event_gpu(event: Event) -> tuple[str, str]:
     """The ``gpu`` and ``UUID`` labels of an event's GPU, as ``gpu_labels`` writes them.
 
@@ -183,13 +200,16 @@ def event_gpu(event: Event) -> tuple[str, str]:
 
 
 class EventCounts:
-    """Counts event starts, each event id once, with bounded memory.
+    """Counts event starts, each event id once, with bounded memory; and XID errors.
 
     A start is an event first seen with ``end`` None (a finding begins), an
     instant event (``end == start``), or an episode first seen already ended
     (it began and ended between two looks). The end of an episode already
-    counted does not count again, nor does a start told twice. Counts only grow
-    for as long as the process runs.
+    counted does not count again, nor does a start told twice (or re-told with
+    new numbers or a higher severity). XIDs are counted one by one as the
+    driver reported them (``Sample.xid``), not as findings: a repeat of a code
+    within an active xid finding is one more here. Counts only grow for as long
+    as the process runs.
     """
 
     def __init__(self, remember: int = SEEN_EVENT_IDS) -> None:
@@ -213,11 +233,12 @@ class EventCounts:
         gpu, uuid = event_gpu(event)
         key = (event.kind, event.severity, gpu, uuid)
         self.events[key] = self.events.get(key, 0) + 1
-        if event.kind == "xid":
-            code = "" if event.value is None else str(int(event.value))
-            xid = (gpu, uuid, code)
-            self.xids[xid] = self.xids.get(xid, 0) + 1
         return True
+
+    def add_xid(self, xid: XidEvent, gpus: Iterable[GpuInfo]) -> None:
+        """Count one XID error the driver reported."""
+        key = (*key_gpu(xid.gpu, gpus), str(xid.code))
+        self.xids[key] = self.xids.get(key, 0) + 1
 
     @property
     def remembered(self) -> int:
@@ -235,8 +256,8 @@ class SampleMetrics:
 
     Every sample counts, a repeated one included: the latest payload (GPU
     readings, its time), the provider status, and how long the read took; the
-    events since the last sample (counted once per start) and the findings
-    active now.
+    XID errors and events since the last sample (events counted once per
+    start) and the findings active now.
 
     Observers and scrapes both run on the event loop, so nothing here is shared
     across threads.
@@ -254,6 +275,8 @@ class SampleMetrics:
         self.latest = sample.payload
         self.status = sample.status
         self.durations.observe(sample.duration)
+        for xid in sample.xid:
+            self.counts.add_xid(xid, sample.payload.gpus)
         for event in update.events:
             self.counts.add(event)
         findings: dict[EventKey, int] = {}
@@ -368,7 +391,7 @@ class GpulensCollector(Collector):
             events.add_metric([*key, host], float(value))
         xids = CounterMetricFamily(
             "gpulens_xid_errors",
-            "XID errors the driver reported, by GPU and XID code.",
+            "XID errors the driver reported, by GPU and XID code; every one, repeats included.",
             labels=XID_LABELS,
         )
         for (gpu, uuid, code), value in sorted(counts.xids.items()):
