@@ -28,7 +28,9 @@ from gpulens.api.metrics import (
     SampleMetrics,
     render,
 )
+from gpulens.core.metrics.providers.base import XidEvent
 from gpulens.services.findings.model import EVENT_KINDS, SEVERITIES, Event, EventKind
+from gpulens.services.findings.rules import XIDS
 from gpulens.services.websocket import Hub
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,7 +145,7 @@ def test_an_alert_of_a_kind_queries_that_kind(kind: EventKind) -> None:
             assert f'kind="{kind}"' in expr, name
             # Every selector of the shared families is of this kind: no copy-paste slip.
             for selector in BY_KIND.findall(expr):
-                assert selector == f'kind="{kind}"', (name, selector)
+                assert selector.split(",")[0] == f'kind="{kind}"', (name, selector)
 
 
 def test_every_alert_fires_and_stays_quiet_in_the_unit_tests() -> None:
@@ -157,6 +159,21 @@ def test_every_alert_fires_and_stays_quiet_in_the_unit_tests() -> None:
     assert names - fired == set(), "alerts never shown firing"
     assert names - quiet == set(), "alerts never shown not firing"
     assert fired | quiet <= names, "tests of alerts that do not exist"
+
+
+def test_xid_alerts_split_the_codes_as_the_findings_do() -> None:
+    """GpulensXidFatal pages for the codes whose finding is critical; the rest warn."""
+    fatal = {code for code, (_, is_fatal) in XIDS.items() if is_fatal}
+
+    def codes(expr: str, op: str) -> set[int]:
+        found = set(re.findall(rf'gpulens_xid_errors_total\{{xid{op}"([0-9|]+)"\}}', expr))
+        assert len(found) == 1, expr  # every selector of the rule says the same
+        return {int(code) for code in found.pop().split("|")}
+
+    assert codes(alerts()["GpulensXidFatal"]["expr"], "=~") == fatal
+    assert alerts()["GpulensXidFatal"]["labels"]["severity"] == "critical"
+    assert codes(alerts()["GpulensXidError"]["expr"], "!~") == fatal
+    assert alerts()["GpulensXidError"]["labels"]["severity"] == "warning"
 
 
 def test_labels_and_annotations() -> None:
@@ -180,16 +197,17 @@ def test_labels_and_annotations() -> None:
 
 
 def exported() -> dict[str, set[str]]:
-    """Sample name -> label names, from a scrape after one event of each kind."""
+    """Sample name -> label names, from a scrape after one event of each kind and an XID."""
     metrics = SampleMetrics()
     moment = datetime(2026, 12, 1, tzinfo=UTC)
     for kind in EVENT_KINDS:
         event = Event(
             id=f"id-{kind}", kind=kind, severity="warning", start=moment, gpu="GPU-0",
-            gpu_index=0, summary="s", action="a", value=79 if kind == "xid" else None,
+            gpu_index=0, summary="s", action="a",
         )  # fmt: skip
         metrics.counts.add(event)
         metrics.findings[(kind, "warning", "0", "GPU-0")] = 1
+    metrics.counts.add_xid(XidEvent("GPU-0", 79, 0.0), [])
     registry = CollectorRegistry(auto_describe=False)
     registry.register(GpulensCollector(metrics, Hub(), "box"))
     out: dict[str, set[str]] = {}
