@@ -920,3 +920,100 @@ def test_the_thread_writes_past_events_then_what_comes(db: Path) -> None:
     assert rec.stats.commits >= 3  # a commit every 1000 past events: never all in memory
     stored = _stored_events(db)
     assert len(stored) == 2501 and stored["now"][1] is None and stored["p0000"][1] == now - 3599
+
+
+# --- usage accounting -------------------------------------------------------------------
+
+
+def _usage(path: Path) -> dict[tuple[str, int], float]:
+    """Seconds held per (GPU, pid), summed over the stored hours."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT s.gpu, s.pid, sum(u.held_s), count(*) FROM usage u"
+            " JOIN sessions s ON s.id = u.session GROUP BY s.id"
+        ).fetchall()
+    finally:
+        conn.close()
+    return {(r[0], r[1]): round(r[2], 6) for r in rows}
+
+
+def test_usage_is_counted_from_every_sample_and_written_with_the_commit(db: Path) -> None:
+    rec, clock = make(db)
+    rec._open()
+    record(rec, [T0 + i for i in range(10)])  # each GPU lists one process (pid 100 + index)
+    rec.step()
+    assert _usage(db) == {(GPU0, 100): 9.0, ("GPU-00000001", 101): 9.0}  # nine intervals
+    record(rec, [T0 + 10 + i for i in range(5)])
+    flush(rec, clock)
+    assert _usage(db) == {(GPU0, 100): 14.0, ("GPU-00000001", 101): 14.0}  # added, not again
+    close(rec)
+
+
+def test_usage_waits_out_a_full_disk_and_is_counted_once(db: Path) -> None:
+    rec, clock = make(db)
+    rec._open()
+    record(rec, [T0 + i for i in range(5)])
+    rec.step()
+    conn = rec._conn
+    assert conn is not None
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    for n in range(6):  # paused across an hour boundary: several session-hours waiting
+        record(rec, [T0 + 5 + n * 1000 + i for i in range(1000)])
+        flush(rec, clock)
+        assert rec.status().state == "paused"
+    assert len(rec._usage_pending) == 2 * 2  # one entry per session and hour, not per flush
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    flush(rec, clock)
+    assert rec.status().state == "ok"
+    assert _usage(db) == {(GPU0, 100): 6004.0, ("GPU-00000001", 101): 6004.0}
+    assert rec._usage_pending == {}
+    close(rec)
+
+
+def test_usage_waiting_for_the_store_is_bounded(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recorder_module, "PENDING_USAGE_MAX", 3)
+    rec, clock = make(db)
+    rec._open()
+    assert rec._conn is not None
+    rec._conn.execute("PRAGMA query_only = ON")
+    record(rec, [T0 + i * 900 for i in range(12)], count=1)  # three hours, gaps capped
+    flush(rec, clock)
+    assert len(rec._usage_pending) == 3 and rec.stats.usage_dropped == 0
+    record(rec, [T0 + 10_800 + i * 900 for i in range(8)], count=1)  # two hours more
+    flush(rec, clock)
+    hours = sorted(k[3] for k in rec._usage_pending)
+    assert hours == [T0 + 2 * 3600, T0 + 3 * 3600, T0 + 4 * 3600]  # the newest three
+    assert rec.stats.usage_dropped == 2
+    close(rec)
+
+
+def test_past_samples_are_counted_too(db: Path) -> None:
+    rec = HistoryRecorder(db, max_bytes=1 << 26)
+    now = math.floor(time.time())
+    rec.start(prefill=[(now - 60 + i, gpus_at(i), None) for i in range(31)])
+    deadline = time.monotonic() + 20
+    while rec.stats.samples < 31 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    rec.stop()
+    assert _usage(db) == {(GPU0, 100): 30.0, ("GPU-00000001", 101): 30.0}
+
+
+def test_a_failure_in_accounting_does_not_stop_the_history(
+    db: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    rec, _ = make(db)
+    rec._open()
+
+    def broken(when: float, gpus: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(rec.tracker, "add", broken)
+    with caplog.at_level(logging.WARNING, logger="gpulens.history"):
+        record(rec, [T0 + i for i in range(5)])
+        rec.step()
+    assert times(db) == [T0 + i for i in range(5)]
+    assert rec.stats.tracker_errors == 5
+    assert len([r for r in caplog.records if "accounting failed" in r.getMessage()]) == 1
+    close(rec)

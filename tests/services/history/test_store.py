@@ -382,11 +382,12 @@ def test_events_sessions_and_usage_expire_with_the_longest_tier(db: Path) -> Non
     _event_row(conn, "old", old - 60, old)
     _event_row(conn, "recent", old - 60, recent)  # began long ago, ended within the keep
     _event_row(conn, "open", old - 60, None)  # still holds: kept
-    _usage_rows(conn, 1, old, [store.usage_hour(old) - 3600, store.usage_hour(old)])
-    _usage_rows(conn, 2, recent, [store.usage_hour(old), store.usage_hour(recent)])
+    cut = NOW - keep  # (a whole hour: the last hour kept begins there)
+    _usage_rows(conn, 1, old, [cut - 7200, cut - 3600])
+    _usage_rows(conn, 2, recent, [cut - 3600, cut])
     assert store.expire(conn, NOW) == 1 + 3 + 1  # an event, three usage hours, a session
     assert sorted(_ids(conn, "SELECT id FROM events")) == ["open", "recent"]
-    assert _ids(conn, "SELECT hour FROM usage") == [store.usage_hour(recent)]
+    assert _ids(conn, "SELECT hour FROM usage") == [cut]
     assert _ids(conn, "SELECT id FROM sessions") == [2]  # its usage goes on
     assert store.expire(conn, NOW) == 0
     conn.close()

@@ -27,6 +27,7 @@ written with the same commit (``usage.py``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 import sqlite3
@@ -39,10 +40,11 @@ from pathlib import Path
 from typing import Literal
 
 from gpulens.core.metrics.schema import GpuInfo, SystemInfo, Telemetry
-from gpulens.core.metrics.text import clean_reason
+from gpulens.core.metrics.text import OnceLog, clean_reason
+from gpulens.services.accounting import UsageDelta, UsageTracker
 from gpulens.services.findings.model import Event
 from gpulens.services.history import events as event_store
-from gpulens.services.history import store
+from gpulens.services.history import store, usage
 from gpulens.services.history.metrics import (
     GPU_METRICS,
     HOST_KEY,
@@ -55,6 +57,7 @@ from gpulens.services.history.store import TIERS
 from gpulens.services.stream import Update
 
 log = logging.getLogger("gpulens.history")
+_tracker_errors = OnceLog(log)
 
 FLUSH_S = 5.0  # a process killed loses at most this much of the raw tier
 MAINTAIN_S = 60.0
@@ -63,6 +66,8 @@ QUEUE_MAX = 3_600  # samples waiting for the writer (an hour at 1 Hz)
 PENDING_MAX = 20_000  # finished blocks waiting for a store that cannot be written
 EVENTS_QUEUE_MAX = 10_000  # events waiting for the writer
 PENDING_EVENTS_MAX = 10_000  # events (one per id) waiting for a store that cannot be written
+PENDING_USAGE_MAX = 50_000  # usage (one per session and hour) waiting for such a store
+USAGE_GAP_S = 3.0  # the longest interval accounting counts: 3 polls at the default 1 s
 
 State = Literal["off", "starting", "ok", "paused"]
 Sample = tuple[float, list[GpuInfo], SystemInfo | None]  # when (Unix s), GPUs, host
@@ -98,6 +103,8 @@ class RecorderStats:
     events: int = 0  # events taken by the writer
     events_dropped: int = 0  # the event queue, or the events waiting for the store, was full
     dangling_closed: int = 0  # findings a previous run left open, ended at start
+    usage_dropped: int = 0  # session-hours of usage that waited too long for the store
+    tracker_errors: int = 0  # samples accounting failed on (logged once per kind)
 
 
 class HistoryRecorder:
@@ -111,8 +118,11 @@ class HistoryRecorder:
         throwaway: bool = False,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        usage_gap_s: float = USAGE_GAP_S,
     ) -> None:
         self.path = path
+        self.tracker = UsageTracker(usage_gap_s)  # used by the writer thread only
+        self._usage_pending: dict[tuple[str, int, float, int], UsageDelta] = {}
         self.max_bytes = max_bytes
         self.throwaway = throwaway  # a temporary directory of its own, removed at stop
         self.clock = clock
@@ -246,6 +256,13 @@ class HistoryRecorder:
 
     def _ingest(self, when: float, gpus: list[GpuInfo], system: SystemInfo | None) -> None:
         self.stats.samples += 1
+        try:
+            self.tracker.add(when, gpus)
+        except Exception as exc:  # accounting is an extra: it must not stop the history
+            self.stats.tracker_errors += 1
+            _tracker_errors.warning(
+                type(exc).__name__, "history: accounting failed on a sample: %r", exc
+            )
         taken = True
         for gpu in gpus:
             row = gpu_row(gpu)
@@ -332,12 +349,14 @@ class HistoryRecorder:
             return
         written: list[Block] = []
         events = list(self._pending_events.values())
+        deltas = self._take_usage()
         closed = 0
         try:
             conn.execute("BEGIN IMMEDIATE")
             if not self._dangling_done:  # before this run's own events and samples
                 closed = event_store.close_dangling(conn, event_store.last_known(conn))
             event_store.write(conn, events)
+            usage.write(conn, deltas)
             ids = store.series_ids(conn)
             for key, (name, index, seen) in self._names.items():
                 if key not in ids:
@@ -363,6 +382,7 @@ class HistoryRecorder:
             self.stats.commits += 1
             self._pending.clear()
             self._pending_events.clear()  # (only this thread adds to it)
+            self._usage_pending.clear()
             if not self._dangling_done:
                 self._dangling_done = True
                 self.stats.dangling_closed = closed
@@ -373,6 +393,22 @@ class HistoryRecorder:
             self._status = HistoryStatus("ok", str(self.path), bytes=self._size())
         finally:
             self.flushed.set()
+
+    def _take_usage(self) -> list[UsageDelta]:
+        """The usage counted since the last commit: what a failed one left, merged with
+        what the tracker has now (one entry per session and hour, however long the store
+        stays unwritable; past ``PENDING_USAGE_MAX`` the oldest hours are dropped)."""
+        pending = self._usage_pending
+        for delta in self.tracker.take():
+            key = (delta.gpu, delta.pid, delta.started, delta.hour)
+            before = pending.get(key)
+            pending[key] = delta if before is None else _merge(before, delta)
+        if len(pending) > PENDING_USAGE_MAX:
+            oldest = sorted(pending, key=lambda k: k[3])[: len(pending) - PENDING_USAGE_MAX]
+            for key in oldest:
+                del pending[key]
+            self.stats.usage_dropped += len(oldest)
+        return list(pending.values())
 
     def _write_failed(self, exc: sqlite3.Error) -> None:
         if store.is_content_error(exc):
@@ -415,6 +451,21 @@ class HistoryRecorder:
             return store.used_bytes(self._conn)
         except sqlite3.Error:
             return None
+
+
+def _merge(a: UsageDelta, b: UsageDelta) -> UsageDelta:
+    """Two deltas of one session and hour as one (``b`` the later)."""
+    return dataclasses.replace(
+        b,
+        first_seen=min(a.first_seen, b.first_seen),
+        last_seen=max(a.last_seen, b.last_seen),
+        held_s=a.held_s + b.held_s,
+        gpu_s=a.gpu_s + b.gpu_s,
+        mib_s=a.mib_s + b.mib_s,
+        sm_s=a.sm_s + b.sm_s,
+        sm_known_s=a.sm_known_s + b.sm_known_s,
+        peak_mib=max(a.peak_mib, b.peak_mib),
+    )
 
 
 def _why(exc: BaseException) -> str:

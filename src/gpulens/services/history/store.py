@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import sqlite3
 import time
@@ -303,11 +304,6 @@ def last_block(conn: sqlite3.Connection, series: int, tier: int) -> BlockRow | N
     return BlockRow(*row) if row else None
 
 
-def usage_hour(when: float) -> int:
-    """The ``usage.hour`` of the hour holding ``when`` (Unix seconds)."""
-    return int(when // 3600) * 3600
-
-
 def expire(conn: sqlite3.Connection, now: float, batch: int = 256) -> int:
     """Delete at most ``batch`` rows past their age: blocks by their tier's keep, ended
     events, usage hours and finished sessions by the longest tier's; returns how many."""
@@ -329,10 +325,10 @@ def expire(conn: sqlite3.Connection, now: float, batch: int = 256) -> int:
             " WHERE stop IS NOT NULL AND stop < ? LIMIT ?)",
             cutoff,
         ),
-        (
+        (  # an hour that ended before the cutoff (usage.py's expire, without importing it)
             "DELETE FROM usage WHERE (session, hour) IN (SELECT session, hour FROM usage"
-            " WHERE hour < ? LIMIT ?)",
-            usage_hour(cutoff),
+            " WHERE hour <= ? LIMIT ?)",
+            math.floor(cutoff) - 3600,
         ),
         (
             "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE last_seen < ?"
