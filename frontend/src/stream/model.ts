@@ -45,7 +45,9 @@ function sameProcesses(a: Gpu['processes'], b: Gpu['processes']): boolean {
       p.name !== q.name ||
       p.user !== q.user ||
       p.smUtilization !== q.smUtilization ||
-      p.type !== q.type
+      p.type !== q.type ||
+      p.startTime !== q.startTime ||
+      p.container !== q.container
     ) {
       return false;
     }
