@@ -35,7 +35,7 @@ from gpulens.core.metrics.providers.replay import ReplayProvider
 from gpulens.core.metrics.system import SystemSource
 from gpulens.services.findings.detector import FindingsDetector, Thresholds
 from gpulens.services.history.recorder import HistoryRecorder, Sample
-from gpulens.services.history.seed import replay_past
+from gpulens.services.history.seed import DEMO_PAST_STEP_S, replay_past
 from gpulens.services.messages import ClientConfig, TemperatureThresholds
 from gpulens.services.privacy import UserMask
 from gpulens.services.sampler import Sampler
@@ -80,8 +80,16 @@ def make_history(settings: Settings) -> HistoryRecorder | None:
     throwaway = settings.telemetry_provider == "replay" and settings.history_path is None
     if throwaway:
         path = Path(tempfile.mkdtemp(prefix="gpulens-replay-history-")) / "history.db"
+    # Accounting counts at most three polls across a gap (a stopped service is not use);
+    # the demo's seeded past has a sample every DEMO_PAST_STEP_S.
+    gap = 3 * settings.poll_interval
+    if throwaway:
+        gap = max(gap, 3 * DEMO_PAST_STEP_S)
     return HistoryRecorder(
-        path, max_bytes=settings.history_max_mb * 1024 * 1024, throwaway=throwaway
+        path,
+        max_bytes=settings.history_max_mb * 1024 * 1024,
+        throwaway=throwaway,
+        usage_gap_s=gap,
     )
 
 

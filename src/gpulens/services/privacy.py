@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
@@ -42,9 +43,19 @@ class UserMask:
         return payload.model_copy(update={"gpus": [self._gpu(gpu) for gpu in payload.gpus]})
 
     def event(self, event: Event) -> Event:
+        """The event with its user masked, in the field and in its sentences."""
         if event.user is None:
             return event
-        return event.model_copy(update={"user": self.user(event.user)})
+        alias = self.user(event.user)
+        assert alias is not None
+        name = re.compile(rf"(?<![\w.-]){re.escape(event.user)}(?![\w-])")
+        return event.model_copy(
+            update={
+                "user": alias,
+                "summary": name.sub(alias, event.summary),
+                "action": name.sub(alias, event.action),
+            }
+        )
 
     def _gpu(self, gpu: GpuInfo) -> GpuInfo:
         if not gpu.processes:
