@@ -116,6 +116,7 @@ class UsageGroup:
     mean_sm: float | None
     first_seen: float
     last_seen: float
+    sm_known_hours: float = 0.0  # the time mean_sm is over (to merge groups)
     # by=session: who
     gpu: str | None = None
     pid: int | None = None
@@ -142,32 +143,81 @@ _KEY = {
     "gpu": "s.gpu",
     "session": "s.id",
 }
-# Each hour's usage times its overlap with [start, stop) (1 for the hours inside); a
-# damaged value (negative, infinite, text) counts 0, so one bad row spoils nothing else.
+# A range narrower than this share of the stored hours reads its rows through the
+# usage_hour index; a wider one reads the table in its own order (session, hour): one
+# index lookup per row costs ~10 times a row of a scan (bench/usage.py).
+INDEX_SHARE = 0.1
+_OVERLAP = "(min(hour + 3600, :stop) - max(hour, :start)) / 3600.0"
+
+
+def _per_session(wide: bool) -> str:
+    """Per session: the whole hours inside [start, stop) summed as stored, plus the one or
+    two partial hours at its ends times their overlap (``a``/``b``: the whole hours' bounds,
+    ``e1``/``e2``: the partial ones)."""
+    # (a unary + keeps SQLite from using an index on hour: NOT INDEXED is not honoured in a
+    # compound query inside a CTE)
+    hour = "+hour" if wide else "hour"
+    hint = "" if wide else "INDEXED BY usage_hour"
+    # (every piece put into these queries is a constant of this module; values are bound)
+    return f"""
+    per AS (
+        SELECT session, sum(held_s) AS h, sum(gpu_s) AS g, sum(mib_s) AS m, sum(sm_s) AS sm,
+               sum(sm_known_s) AS k, max(peak_mib) AS p
+        FROM usage {hint} WHERE {hour} >= :a AND {hour} < :b GROUP BY session
+        UNION ALL
+        SELECT session, held_s * w, gpu_s * w, mib_s * w, sm_s * w, sm_known_s * w, peak_mib
+        FROM (SELECT *, {_OVERLAP} AS w FROM usage WHERE hour IN (:e1, :e2))
+    ),
+    ses AS (
+        SELECT session, {_clean("sum(h)")} AS h, {_clean("sum(g)")} AS g,
+               {_clean("sum(m)")} AS m, {_clean("sum(sm)")} AS sm, {_clean("sum(k)")} AS k,
+               max(p) AS p
+        FROM per GROUP BY session
+    )"""  # noqa: S608
+
+
+def _clean(expr: str) -> str:
+    """A session's sum as a number >= 0 (a damaged row, negative, infinite or text, can
+    spoil its own session's number in the range, never the answer)."""
+    return f"iif(typeof({expr}) IN ('integer', 'real') AND {expr} BETWEEN 0 AND 1e300, {expr}, 0)"
+
+
 _SUMS = """
-    sum(u.held_s * w), sum(u.gpu_s * w), sum(u.mib_s * w), sum(u.sm_s * w),
-    sum(u.sm_known_s * w), max(u.peak_mib), count(DISTINCT u.session),
+    sum(ses.h), sum(ses.g), sum(ses.m), sum(ses.sm), sum(ses.k), max(ses.p), count(*),
     min(s.first_seen), max(s.last_seen)
 """
-_FROM = """
-    FROM (SELECT session, hour, iif(held_s BETWEEN 0 AND 1e15, held_s, 0) AS held_s,
-                 iif(gpu_s BETWEEN 0 AND 1e15, gpu_s, 0) AS gpu_s,
-                 iif(mib_s BETWEEN 0 AND 1e21, mib_s, 0) AS mib_s,
-                 iif(sm_s BETWEEN 0 AND 1e17, sm_s, 0) AS sm_s,
-                 iif(sm_known_s BETWEEN 0 AND 1e15, sm_known_s, 0) AS sm_known_s, peak_mib,
-                 (min(hour + 3600, :stop) - max(hour, :start)) / 3600.0 AS w
-          FROM usage WHERE hour > :first AND hour < :stop) AS u
-    JOIN sessions AS s ON s.id = u.session
-"""
 
 
-def sql(by: By) -> str:
+def sql(by: By, *, wide: bool) -> str:
     """The grouped query (``EXPLAIN QUERY PLAN`` in the tests and the bench)."""
     return (
-        f"SELECT {_KEY[by]}, max(s.gpu), max(s.pid), max(s.started), max(s.name),"
-        f" max(s.user), max(s.container), max(s.gpu_name), max(s.gpu_index), {_SUMS}"
-        f" {_FROM} GROUP BY {_KEY[by]} ORDER BY 11 DESC, 10 DESC, 1 LIMIT :limit"
+        f"WITH {_per_session(wide)} SELECT {_KEY[by]}, max(s.gpu), max(s.pid), max(s.started),"  # noqa: S608
+        f" max(s.name), max(s.user), max(s.container), max(s.gpu_name), max(s.gpu_index),"
+        f" {_SUMS} FROM ses JOIN sessions AS s ON s.id = ses.session"
+        f" GROUP BY {_KEY[by]} ORDER BY 11 DESC, 10 DESC, 1 LIMIT :limit"
     )
+
+
+def _total(wide: bool) -> str:
+    return (
+        f"WITH {_per_session(wide)} SELECT {_SUMS}"  # noqa: S608
+        " FROM ses JOIN sessions AS s ON s.id = ses.session"
+    )
+
+
+def params(start: float, stop: float, limit: int = 1000) -> dict[str, float | int]:
+    """The query's parameters for [start, stop): ``a``/``b`` bound the whole hours inside,
+    ``e1``/``e2`` are the partial hours at its ends (-1: none)."""
+    first = math.floor(start / HOUR) * HOUR
+    a = math.ceil(start / HOUR) * HOUR
+    b = math.floor(stop / HOUR) * HOUR
+    if a > b:  # start and stop inside one hour
+        a = b = first
+        e1, e2 = first, -1
+    else:
+        e1 = first if first < start else -1
+        e2 = b if b < stop else -1
+    return {"start": start, "stop": stop, "a": a, "b": b, "e1": e1, "e2": e2, "limit": limit}
 
 
 def query(path: Path, *, start: float, stop: float, by: By, limit: int = 1000) -> UsageResult:
@@ -181,13 +231,21 @@ def query(path: Path, *, start: float, stop: float, by: By, limit: int = 1000) -
     empty = UsageResult(start, stop, by, [], False, None)
     if not path.exists():
         return empty
-    params = {"start": start, "stop": stop, "first": math.floor(start) - HOUR, "limit": limit + 1}
+    values = params(start, stop, limit + 1)
     conn = store.connect(path, readonly=True)
     try:
         if not conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'usage'").fetchone():
             return empty  # a store of the first layout, or just created
-        found = conn.execute(sql(by), params).fetchall()
-        total_row = conn.execute(f"SELECT {_SUMS} {_FROM}", params).fetchone()
+        low, high = conn.execute("SELECT min(hour), max(hour) FROM usage").fetchone()
+        if low is None:
+            return empty
+        span = max(HOUR, high - low + HOUR)
+        wide = (float(values["b"]) - float(values["a"])) / span >= INDEX_SHARE
+        found = conn.execute(sql(by, wide=wide), values).fetchall()
+        truncated = len(found) > limit
+        # Every session is in exactly one group: the total is the groups' sum, read again
+        # only when some groups were left out.
+        total_row = conn.execute(_total(wide), values).fetchone() if truncated else None
     except sqlite3.DatabaseError as exc:
         raise store.StoreUnusable(str(exc)) from exc
     finally:
@@ -196,7 +254,33 @@ def query(path: Path, *, start: float, stop: float, by: By, limit: int = 1000) -
     total = None
     if total_row is not None and total_row[6]:
         total = _numbers("", "All", total_row)
-    return UsageResult(start, stop, by, rows, len(found) > limit, total)
+    elif rows:
+        total = _sum(rows)
+    return UsageResult(start, stop, by, rows, truncated, total)
+
+
+def _sum(rows: list[UsageGroup]) -> UsageGroup:
+    held_h = sum(r.held_hours for r in rows)
+    mem_h = sum(r.mean_memory_mib * r.held_hours for r in rows if r.mean_memory_mib is not None)
+    return UsageGroup(
+        key="",
+        label="All",
+        gpu_hours=sum(r.gpu_hours for r in rows),
+        gib_hours=sum(r.gib_hours for r in rows),
+        held_hours=held_h,
+        sessions=sum(r.sessions for r in rows),
+        peak_memory_mib=max(r.peak_memory_mib for r in rows),
+        mean_memory_mib=mem_h / held_h if held_h > 0 else None,
+        mean_sm=_mean_sm(rows),
+        first_seen=min(r.first_seen for r in rows),
+        last_seen=max(r.last_seen for r in rows),
+    )
+
+
+def _mean_sm(rows: list[UsageGroup]) -> float | None:
+    known = [(r.mean_sm, r.sm_known_hours) for r in rows if r.mean_sm is not None]
+    hours = sum(h for _, h in known)
+    return sum(m * h for m, h in known) / hours if hours > 0 else None
 
 
 def _num(value: object) -> float:
@@ -221,6 +305,7 @@ def _numbers(key: str, label: str, sums: tuple[object, ...], **who: object) -> U
         mean_sm=min(100.0, _num(sm) / sm_known_s) if sm_known_s > 0 else None,
         first_seen=_num(first),
         last_seen=_num(last),
+        sm_known_hours=sm_known_s / 3600,
         **who,  # type: ignore[arg-type]
     )
 

@@ -1,0 +1,201 @@
+"""Accounting costs: the tracker per sample, writing a flush, and /api/usage's query.
+
+    .venv/bin/python bench/usage.py                 # all parts
+    .venv/bin/python bench/usage.py --part query    # or tracker, write
+
+* tracker: CPU time (process time) of ``UsageTracker.add`` per sample for 8 GPUs with 64
+  processes each, steady (the same processes from sample to sample, memory moving now and
+  then), in three shapes of source: no per-process SM % (nvidia-smi, replay), NVML's usual
+  mix (half the processes with an SM %), and all with one; and ``take`` per flush.
+  Baseline in the same run: only reading pid, start time, memory and SM % of every process.
+* write: ``usage.write`` of one flush for those 512 sessions (one hour each), in one
+  transaction, commit included.
+* query: a store seeded with 30 days x 500 sessions, each with a row for every hour
+  (360 000 usage rows: the worst case), then ``usage.query`` for each ``by`` over the
+  30 days and, as the baseline, over 1 day: median of 5, and the query plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from gpulens.core.metrics.schema import GpuInfo, ProcessInfo  # noqa: E402
+from gpulens.services.accounting import HOUR, UsageTracker  # noqa: E402
+from gpulens.services.history import store, usage  # noqa: E402
+
+T0 = 1_800_000_000.0
+GPUS, PROCS = 8, 64
+
+
+def samples(mode: str, count: int, rng: random.Random) -> list[list[GpuInfo]]:
+    mem = {(g, k): rng.randint(100, 20_000) for g in range(GPUS) for k in range(PROCS)}
+    out = []
+    for _ in range(count):
+        gpus = []
+        for g in range(GPUS):
+            procs = []
+            for k in range(PROCS):
+                if rng.random() < 0.002:  # memory moves now and then
+                    mem[(g, k)] += rng.randint(-50, 50) if mem[(g, k)] > 100 else 64
+                sm = None
+                if mode == "all" or (mode == "mixed" and k % 2):
+                    sm = rng.randint(0, 100 // PROCS * 2)
+                procs.append(
+                    ProcessInfo(
+                        pid=1000 + g * 100 + k,
+                        name="python3",
+                        user=f"u{k % 7}",
+                        used_memory_mib=mem[(g, k)],
+                        sm_utilization=sm,
+                        start_time=T0 - 1000 + k,
+                    )
+                )
+            gpus.append(GpuInfo(id=g, name="NVIDIA H200", uuid=f"GPU-{g}",
+                                utilization=rng.randint(0, 100), processes=procs))  # fmt: skip
+        out.append(gpus)
+    return out
+
+
+def bench_tracker() -> None:
+    rng = random.Random(1)
+    print(f"tracker: {GPUS} GPUs x {PROCS} processes, CPU ms per sample (median of 5 x 400)")
+    for mode in ("none", "mixed", "all"):
+        data = samples(mode, 400, rng)
+        runs, takes = [], []
+        for _ in range(5):
+            tracker = UsageTracker(0.75)
+            tracker.add(T0, data[0])
+            c0 = time.process_time()
+            for n, gpus in enumerate(data[1:], 1):
+                tracker.add(T0 + n * 0.25, gpus)
+            runs.append((time.process_time() - c0) / (len(data) - 1) * 1000)
+            c0 = time.process_time()
+            tracker.take()
+            takes.append((time.process_time() - c0) * 1000)
+        print(f"  SM % {mode:5}: add {statistics.median(runs):.3f} ms; take (512 sessions) "
+              f"{statistics.median(takes):.2f} ms per flush")  # fmt: skip
+    data = samples("mixed", 400, rng)
+    c0 = time.process_time()
+    for gpus in data:
+        for gpu in gpus:
+            for p in gpu.processes:
+                _ = (p.pid, p.start_time, p.used_memory_mib, p.sm_utilization)
+    base = (time.process_time() - c0) / len(data) * 1000
+    print(f"  baseline (read 4 fields of each process): {base:.3f} ms")
+
+
+def bench_write() -> None:
+    rng = random.Random(2)
+    data = samples("mixed", 40, rng)
+    tracker = UsageTracker(0.75)
+    for n, gpus in enumerate(data):
+        tracker.add(T0 + n * 0.25, gpus)
+    deltas = tracker.take()
+    with tempfile.TemporaryDirectory() as tmp:
+        conn = store.open_store(Path(tmp) / "history.db")
+        times = []
+        for _ in range(5):
+            c0 = time.process_time()
+            conn.execute("BEGIN IMMEDIATE")
+            usage.write(conn, deltas)
+            conn.execute("COMMIT")
+            times.append((time.process_time() - c0) * 1000)
+        conn.close()
+    print(f"write: {len(deltas)} deltas in one transaction: {statistics.median(times):.1f} ms CPU")
+
+
+def seed(path: Path, days: int, sessions: int, rng: random.Random, *, full: bool) -> int:
+    """``full``: every session has a row for every hour (the worst case); else each
+    session runs 1-48 hours somewhere in the days (a busy shared machine)."""
+    conn = store.open_store(path)
+    stop = int(T0 // HOUR) * HOUR
+    first = stop - days * 86_400
+    spans = []
+    for _ in range(sessions):
+        if full:
+            spans.append((first, stop))
+        else:
+            length = rng.randint(1, 48) * HOUR
+            begin = first + rng.randrange(0, days * 86_400 - length, HOUR)
+            spans.append((begin, begin + length))
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany(
+        "INSERT INTO sessions (id, gpu, pid, started, name, user, container, gpu_index,"
+        " gpu_name, first_seen, last_seen, peak_mib) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (i + 1, f"GPU-{i % 8}", 1000 + i, b - 60.0, f"proc{i % 60}", f"user{i % 40}",
+             f"{i % 100:012x}", i % 8, "NVIDIA H200", b - 30.0, e - 1.0,
+             rng.randint(1000, 80_000))
+            for i, (b, e) in enumerate(spans)
+        ],
+    )  # fmt: skip
+    rows = 0
+    for i, (b, e) in enumerate(spans):
+        batch = [
+            (i + 1, hour, 3600.0, 3600.0 * rng.random(), 3600.0 * rng.randint(1000, 80_000),
+             3600.0 * rng.randint(0, 100), 3600.0, rng.randint(1000, 80_000))
+            for hour in range(b, e, HOUR)
+        ]  # fmt: skip
+        conn.executemany("INSERT INTO usage VALUES (?,?,?,?,?,?,?,?)", batch)
+        rows += len(batch)
+    conn.execute("COMMIT")
+    conn.close()
+    return rows
+
+
+def bench_query() -> None:
+    for full in (True, False):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "history.db"
+            c0 = time.perf_counter()
+            rows = seed(path, 30, 500, random.Random(3), full=full)
+            shape = "every session every hour" if full else "sessions of 1-48 h"
+            print(f"query: 30 days x 500 sessions, {shape}: {rows} usage rows, "
+                  f"{path.stat().st_size / 1e6:.1f} MB (seeded in {time.perf_counter() - c0:.1f} s)")  # fmt: skip
+            stop = float(int(T0 // HOUR) * HOUR) - 1800  # partial first and last hours
+            conn = store.connect(path, readonly=True)
+            for wide in (True, False):
+                plan = conn.execute(
+                    "EXPLAIN QUERY PLAN " + usage.sql("user", wide=wide),
+                    usage.params(stop - 30 * 86_400, stop),
+                ).fetchall()
+                print(f"  plan ({'wide' if wide else 'narrow'}):",
+                      " / ".join(str(r[-1]) for r in plan))  # fmt: skip
+            conn.close()
+            for by in usage.BY:
+                out = []
+                for days in (30, 1):
+                    times = []
+                    for _ in range(5):
+                        c0 = time.perf_counter()
+                        result = usage.query(path, start=stop - days * 86_400, stop=stop, by=by)
+                        times.append((time.perf_counter() - c0) * 1000)
+                    out.append(
+                        f"{days:2} d {statistics.median(times):6.1f} ms ({len(result.rows)} rows)"
+                    )
+                print(f"  by={by:9}: " + "; ".join(out))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["tracker", "write", "query"])
+    args = parser.parse_args()
+    if args.part in (None, "tracker"):
+        bench_tracker()
+    if args.part in (None, "write"):
+        bench_write()
+    if args.part in (None, "query"):
+        bench_query()
+
+
+if __name__ == "__main__":
+    main()
