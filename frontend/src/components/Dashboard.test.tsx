@@ -187,6 +187,8 @@ describe('Dashboard', () => {
     await user.tab();
     expect(screen.getByRole('link', { name: /gpulens/ })).toHaveFocus();
     await user.tab();
+    expect(screen.getByRole('button', { name: /^Notifications:/ })).toHaveFocus();
+    await user.tab();
     expect(screen.getByRole('button', { name: 'Reconnect' })).toHaveFocus();
   });
 

@@ -8,7 +8,8 @@ const hot = eventRecord({ id: 'hot', kind: 'hot', severity: 'critical', ...at(0)
 const idle = eventRecord({ id: 'idle', ...at(60_000) });
 const unowned = eventRecord({ id: 'unowned', kind: 'unownedMemory', severity: 'warning', ...at(1000), value: 20, pid: null, process: null, user: null, container: null });
 const xid = eventRecord({ id: 'xid', kind: 'xid', severity: 'critical', ...at(2000), value: 79 });
-const info = eventRecord({ id: 'dead', kind: 'deadHolder', severity: 'info', ...at(3000) });
+const dead = eventRecord({ id: 'dead', kind: 'deadHolder', severity: 'warning', ...at(3000) });
+const powerCap = eventRecord({ id: 'cap', kind: 'throttling', severity: 'info', ...at(3500) });
 
 describe('FindingsStrip', () => {
   it('shows nothing at all when all is well', () => {
@@ -37,7 +38,7 @@ describe('FindingsStrip', () => {
   });
 
   it('folds more than three into an "N more" disclosure that works from the keyboard', async () => {
-    render(<FindingsStrip findings={[info, idle, hot, unowned, xid]} />);
+    render(<FindingsStrip findings={[dead, idle, hot, unowned, xid, powerCap]} />);
     const cards = screen.getAllByTestId('finding-card');
     expect(cards.map((c) => c.dataset.kind)).toEqual(['xid', 'hot', 'idleHolding']);
     const more = screen.getByRole('button', { name: '2 more findings' });
@@ -49,12 +50,18 @@ describe('FindingsStrip', () => {
     await user.keyboard('{Enter}');
     expect(more).toHaveAttribute('aria-expanded', 'true');
     const rows = within(screen.getByTestId('findings-rest')).getAllByTestId('finding-row');
-    expect(rows.map((r) => r.dataset.severity)).toEqual(['warning', 'info']);
-    expect(rows[0]).toHaveTextContent('Memory nobody owns');
-    expect(rows[1]).toHaveTextContent('Info');
+    expect(rows.map((r) => r.dataset.severity)).toEqual(['warning', 'warning']);
+    expect(rows[0]).toHaveTextContent('Dead holder'); // the newer of two warnings first
+    expect(rows[1]).toHaveTextContent('Memory nobody owns');
     expect(screen.getByRole('button', { name: 'Show fewer findings' })).toBe(more);
     await user.keyboard(' ');
     expect(more).toHaveAttribute('aria-expanded', 'false');
+  });
+
+  it('leaves info findings (a GPU at its power cap under load) to the Events view', () => {
+    const { container } = render(<FindingsStrip findings={[powerCap]} />);
+    expect(screen.queryByTestId('findings-strip')).toBeNull();
+    expect(container).toBeEmptyDOMElement();
   });
 
   it('fits a 375 px phone: one column, long words wrap, nothing forces a width', () => {

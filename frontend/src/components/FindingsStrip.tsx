@@ -108,7 +108,9 @@ function FindingsStripImpl({ findings }: FindingsStripProps) {
   const [open, setOpen] = useState(false);
   const listId = useId();
   const now = useNow(15_000, findings.length > 0);
-  const sorted = useMemo(() => [...findings].sort(bySeverity), [findings]);
+  // Info findings (a GPU at its power cap under full load) are normal work: they are in
+  // the Events view and /metrics, not in the strip that says something needs attention.
+  const sorted = useMemo(() => findings.filter((f) => f.severity !== 'info').sort(bySeverity), [findings]);
   const shown = sorted.slice(0, FINDINGS_SHOWN);
   const rest = sorted.slice(FINDINGS_SHOWN);
   const critical = sorted.filter((f) => f.severity === 'critical').length;

@@ -32,6 +32,8 @@ const proc = (pid: number, mib: number | null, name = `job${pid}`): Process => (
   user: 'alice',
   type: 'compute',
   smUtilization: null,
+  startTime: null,
+  container: null,
 });
 
 describe('GpuCard', () => {

@@ -10,6 +10,8 @@ const proc = (pid: number, name: string | null, mib = 1000 - pid): Process => ({
   user: 'alice',
   type: 'compute',
   smUtilization: null,
+  startTime: null,
+  container: null,
 });
 
 const nameCell = (pid: number): HTMLElement => {

@@ -3,6 +3,7 @@ import { memo, useContext } from 'react';
 import { pollRate, sourceLabel } from '../lib/format';
 import type { TimeRange } from '../lib/range';
 import type { ConnectionState } from '../api/view';
+import { NotificationsMenu } from './NotificationsMenu';
 import { RangeControl } from './RangeControl';
 import { ViewSwitch } from './ViewSwitch';
 import { ViewSwitchContext } from './ViewSwitchContext';
@@ -96,6 +97,7 @@ function TopNavImpl({ hostname, connection, source, hasSample, pollIntervalMs, v
               {pollRate(pollIntervalMs)}
             </span>
           )}
+          <NotificationsMenu />
           <span className={`${pill} inline-flex ${c.cls}`} data-testid="connection-pill" data-state={connection}>
             <span className="relative flex size-2" aria-hidden="true">
               <span className={`size-2 rounded-full ${c.dot}`} />
