@@ -18,7 +18,10 @@
   reading the same blocks from SQLite without decoding them.
 * --seed DIR: a store in DIR/history.db for the browser tests and the demo:
   DAYS days up to now for the replay demo's two GPUs (same UUIDs), with a gap
-  of GAP-HOURS hours (the service "stopped") two days ago.
+  of GAP-HOURS hours (the service "stopped") two days ago, and what happened on
+  them: the synthetic jobs' processes (users, sessions) through the real usage
+  accounting, their findings through the real detector, and one XID error a day
+  ago (so the Usage view, the Events view and the chart markers have their data).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import argparse
 import bisect
 import json
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -37,12 +41,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from gpulens.core.metrics.providers.base import XidEvent  # noqa: E402
 from gpulens.core.metrics.providers.replay import ReplayProvider  # noqa: E402
-from gpulens.core.metrics.schema import Telemetry  # noqa: E402
-from gpulens.services.history import codec, query, store  # noqa: E402
+from gpulens.core.metrics.schema import GpuInfo, Telemetry  # noqa: E402
+from gpulens.services.accounting import UsageTracker  # noqa: E402
+from gpulens.services.findings.detector import FindingsDetector, Thresholds  # noqa: E402
+from gpulens.services.findings.model import Event  # noqa: E402
+from gpulens.services.history import codec, events, query, store, usage  # noqa: E402
 from gpulens.services.history.metrics import GPU_METRICS, HOST_KEY  # noqa: E402
 from gpulens.services.history.recorder import HistoryRecorder  # noqa: E402
 from gpulens.services.history.store import DAY, TIERS, BlockRow  # noqa: E402
+from gpulens.services.messages import ProviderStatus  # noqa: E402
+from gpulens.services.sampler import Sample  # noqa: E402
 from gpulens.testing.history import samples  # noqa: E402
 
 
@@ -197,20 +207,77 @@ def _make_rows(rng: random.Random, busy: bool, n: int) -> list[list[int | None]]
     return rows
 
 
+ACTIVITY_STEP_S = 60.0  # one synthetic sample a minute for the seeded accounting and findings
+
+
+def seed_activity(
+    conn: sqlite3.Connection,
+    keys: list[tuple[str, str]],
+    start: float,
+    now: float,
+    gap: tuple[float, float] | None,
+) -> list[tuple[list[float], list[bool]]]:
+    """The synthetic jobs of ``keys``' GPUs from ``start`` to ``now``, through the real
+    accounting and findings detector into ``conn``; returns each GPU's busy timeline
+    (switch times, states) so the charts' blocks agree with the usage and events."""
+    tracker = UsageTracker(max_gap_s=3 * ACTIVITY_STEP_S)
+    detector = FindingsDetector(
+        Thresholds(poll_interval_s=ACTIVITY_STEP_S), pid_exists=lambda pid: True, host_pids=True
+    )
+    status = ProviderStatus(state="ok", provider="nvml")
+    xid_at = now - DAY
+    timelines: list[tuple[list[float], list[bool]]] = [([], []) for _ in keys]
+    found: list[Event] = []
+    xid_sent = False
+    for when, gpus, system in samples(len(keys), start, now - start, ACTIVITY_STEP_S):
+        named: list[GpuInfo] = []
+        for g, gpu in enumerate(gpus):
+            busy = (gpu.utilization or 0) >= 50
+            starts, states = timelines[g]
+            if not states or states[-1] != busy:
+                starts.append(when)
+                states.append(busy)
+            named.append(gpu.model_copy(update={"uuid": keys[g][0], "name": keys[g][1]}))
+        if gap and gap[0] <= when < gap[1]:
+            continue
+        xid: tuple[XidEvent, ...] = ()
+        if not xid_sent and when >= xid_at and len(keys) > 1:
+            xid, xid_sent = (XidEvent(keys[1][0], 13, when),), True
+        stamp = datetime.fromtimestamp(when, UTC)
+        payload = Telemetry(seq=0, timestamp=stamp, source="nvml", gpus=named, system=system)
+        found.extend(detector.step(Sample(payload, status, 0.0, xid), (), False).events)
+        tracker.add(when, named)
+        if len(found) > 500:
+            events.write(conn, found)
+            found = []
+    events.write(conn, found)
+    usage.write(conn, tracker.take())
+    conn.commit()
+    return timelines
+
+
 def seed(
     path: Path,
     gpus: int,
     days: float,
     gap: tuple[float, float] | None = None,
     names: list[tuple[str, str]] | None = None,
+    *,
+    activity: bool = False,
 ) -> int:
     """A store with ``days`` of ``gpus`` synthetic GPUs up to now (keyed and named by
-    ``names``' (key, name) when given); returns blocks written."""
+    ``names``' (key, name) when given); returns blocks written. With ``activity``, also
+    their processes' usage and their findings (``seed_activity``), which then set
+    when each GPU is busy."""
     now = time.time()
     start = now - days * DAY
     rng = random.Random(11)
     conn = store.open_store(path)
     written = 0
+    keys = names or [
+        (f"GPU-5e7d0000-0000-4000-8000-{g:012d}", "NVIDIA H100 80GB HBM3") for g in range(gpus)
+    ]
+    timelines = seed_activity(conn, keys, start, now, gap) if activity else None
     for g in range(gpus):
         key, name = (
             names[g]
@@ -228,6 +295,8 @@ def seed(
 
         starts = [at for at, _ in switches]
         states = [state for _, state in switches]
+        if timelines is not None:
+            starts, states = timelines[g]
 
         def busy_at(when: float, starts: list[float] = starts, states: list[bool] = states) -> bool:
             return states[max(0, bisect.bisect_right(starts, when) - 1)]
@@ -337,7 +406,7 @@ def main() -> None:
         # The demo's GPUs (TELEMETRY_PROVIDER=replay), so the live cards and their past match.
         demo = ReplayProvider().frame_at(0)
         names = [(gpu.key, gpu.name) for gpu in demo]
-        n = seed(args.seed / "history.db", len(names), args.days, gap, names)
+        n = seed(args.seed / "history.db", len(names), args.days, gap, names, activity=True)
         print(json.dumps({"path": str(args.seed / "history.db"), "blocks": n, "gap": gap}))
         return
     report: dict[str, object] = {}

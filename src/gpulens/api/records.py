@@ -19,8 +19,9 @@ UsageBy = Literal["user", "process", "container", "gpu", "session"]
 GPU_SECONDS_METHOD = (
     "GPU-hours: for each sample interval (at most 3 poll intervals, so a gap is not "
     "counted), the share of the GPU the process used: its own SM % where the source gives "
-    "per-process utilization (NVML), else the GPU's utilization split among its processes in "
-    "proportion to their memory. GiB-hours: GPU memory held × time. Held hours: time the "
+    "per-process utilization (NVML), else the part of the GPU's utilization the others' SM % "
+    "leave, split among the processes without one in proportion to their memory. GiB-hours: "
+    "GPU memory held × time. Held hours: time the "
     "process held a context on the GPU, busy or not."
 )
 
