@@ -101,7 +101,8 @@ function UsageTableImpl({ rows, by, sort, onSort }: UsageTableProps) {
   const noun = BY_NOUN[by];
   return (
     <section aria-label={`Usage per ${noun.one}`} className="glass min-w-0 rounded-2xl">
-      <div className="overflow-x-auto rounded-2xl" tabIndex={0} role="region" aria-label="Usage table">
+      {/* relative: the headers' sr-only text is absolutely placed, and must scroll inside, not widen the page */}
+      <div className="relative overflow-x-auto rounded-2xl" tabIndex={0} role="region" aria-label="Usage table">
         <table className="num w-full min-w-[58rem] border-collapse text-sm text-ink-2" data-testid="usage-table" data-rows={sorted.length}>
           <caption className="sr-only">
             Usage per {noun.one}, {sorted.length} {sorted.length === 1 ? noun.one : noun.many}, sorted by{' '}

@@ -88,8 +88,9 @@ function Stat({ label, value, unit, sub, testId }: { label: string; value: strin
   return (
     <div className="glass flex min-w-0 flex-col gap-1 rounded-2xl p-4 sm:p-5" data-testid={testId}>
       <span className="label">{label}</span>
-      <span className="flex min-w-0 items-baseline gap-1.5">
-        <span className="num truncate font-display text-4xl font-bold leading-tight text-gradient sm:text-5xl xl:text-6xl" title={value}>
+      {/* On a phone the unit goes under the number rather than cutting it short. */}
+      <span className="flex min-w-0 flex-wrap items-baseline gap-x-1.5">
+        <span className="num truncate font-display text-3xl font-bold leading-tight text-gradient sm:text-5xl xl:text-6xl" title={value}>
           {value}
         </span>
         {unit && <span className="text-sm font-semibold text-ink-2 sm:text-base">{unit}</span>}
@@ -255,7 +256,8 @@ function UsageViewImpl({ range, counted, by, onBy, usage, csvHref, onRetry, char
             onChange={onBy}
             label="Group by"
             testId="usage-by"
-            buttonClass="max-sm:px-1.5 max-sm:[&>svg]:hidden"
+            className="max-sm:grid max-sm:grid-cols-3"
+            buttonClass="max-sm:justify-center max-sm:px-1.5 max-sm:[&>svg]:hidden"
           />
           {csvHref && !busy && (
             <a href={csvHref} download className={quiet} data-testid="usage-csv">
