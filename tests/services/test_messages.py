@@ -22,6 +22,8 @@ from gpulens.core.metrics.providers.base import ProviderError
 from gpulens.core.metrics.schema import GpuInfo, Telemetry
 from gpulens.services.messages import (
     ErrorMessage,
+    EventMessage,
+    Findings,
     GpuChange,
     Heartbeat,
     Hello,
@@ -76,6 +78,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "status": Status,
     "heartbeat": Heartbeat,
     "error": ErrorMessage,
+    "findings": Findings,
+    "event": EventMessage,
 }
 
 
@@ -90,7 +94,8 @@ def published_schema(which: str = "--all") -> dict[str, Any]:
 
 
 def eventful_provider(go: threading.Event) -> FakeProvider:
-    """Steady GPUs until ``go``; then one leaves, another comes, the source fails once, and
+    """Steady GPUs until ``go``; then one leaves, another comes, one is lost, the source fails
+    once, and
     the readings stop changing (so the stream goes quiet and heartbeats are sent)."""
     first: list[int] = []  # the read at which ``go`` was first seen
 
@@ -103,8 +108,10 @@ def eventful_provider(go: threading.Event) -> FakeProvider:
         if step == 0:
             return [gpu(0, util=2)]  # GPU 1 leaves: gpuRemoved
         if step == 1:
-            return [gpu(0, util=3), gpu(1, uuid="GPU-new")]  # gpuAdded
+            return [gpu(0, util=3), gpu(1, uuid="GPU-new")]  # gpuAdded (and its event)
         if step == 2:
+            return [gpu(0).as_failed("GPU is lost"), gpu(1, uuid="GPU-new")]  # findings
+        if step == 3:
             return ProviderError("Driver Not Loaded")  # status: degraded
         return [gpu(0, util=4), gpu(1, uuid="GPU-new")]  # status: ok, then quiet
 
@@ -126,7 +133,7 @@ def test_every_message_as_sent_validates_against_the_schema_and_parses_back() ->
             sent.setdefault("hello", []).append(str(ws.recv(timeout=10)))
             go.set()
             deadline = time.monotonic() + 20
-            while set(sent) < set(MODELS) - {"error"} and time.monotonic() < deadline:
+            while set(MODELS) - {"error"} - set(sent) and time.monotonic() < deadline:
                 frame = str(ws.recv(timeout=10))
                 sent.setdefault(json.loads(frame)["type"], []).append(frame)
             with connect(f"ws://{address}/ws/gpu") as second:  # one client too many
