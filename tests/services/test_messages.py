@@ -95,8 +95,7 @@ def published_schema(which: str = "--all") -> dict[str, Any]:
 
 def eventful_provider(go: threading.Event) -> FakeProvider:
     """Steady GPUs until ``go``; then one leaves, another comes, one is lost, the source fails
-    once, and
-    the readings stop changing (so the stream goes quiet and heartbeats are sent)."""
+    once, and the readings stop changing (so the stream goes quiet and heartbeats are sent)."""
     first: list[int] = []  # the read at which ``go`` was first seen
 
     def script(n: int) -> list[GpuInfo] | BaseException:
