@@ -23,17 +23,15 @@ import time
 from datetime import datetime
 from typing import Annotated
 
-import anyio
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from gpulens.api import params
 from gpulens.api.deps import HistoryDep, MaskDep
-from gpulens.api.history import HistoryState, _limiter, _names, _time, _wants_csv
+from gpulens.api.history import HistoryState
 from gpulens.api.records import EventsResponse
 from gpulens.services.findings.model import EVENT_KINDS, SEVERITIES, Event
 from gpulens.services.history import events as event_store
-from gpulens.services.history.query import QueryError
-from gpulens.services.history.store import StoreUnusable
 from gpulens.services.privacy import UserMask
 
 router = APIRouter()
@@ -43,18 +41,6 @@ CSV_COLUMNS = (
     "id", "kind", "severity", "start", "end", "gpu", "gpuIndex", "gpuName", "pid", "process",
     "user", "container", "value", "summary", "action",
 )  # fmt: skip
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None or raw.strip() == "":
-        return event_store.DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HTTPException(400, f"limit: {raw[:20]!r} is not a whole number") from None
-    if not 1 <= value <= event_store.MAX_LIMIT:
-        raise HTTPException(400, f"limit: must be 1 to {event_store.MAX_LIMIT}")
-    return value
 
 
 @router.get(
@@ -76,39 +62,28 @@ async def events(
     format: str | None = None,
 ) -> Response:
     """Events that overlap a range, newest first, a page at a time."""
-    if recorder is None:
-        raise HTTPException(404, "history is off (HISTORY=off)")
-    now = time.time()
-    stop = _time("to", to)
-    start = _time("from", from_)
-    stop = now if stop is None else stop
-    start = stop - DEFAULT_RANGE_S if start is None else start
-    if stop <= start:
-        raise HTTPException(400, "from: must be before to")
-    size = _limit(limit)
-    kinds = _names("kind", kind, set(EVENT_KINDS))
-    severities = _names("severity", severity, set(SEVERITIES))
-    gpus = _names("gpu", gpu)
+    recorder = params.store_of(recorder)
+    start, stop = params.time_range(from_, to, default_s=DEFAULT_RANGE_S, now=time.time())
+    size = params.whole(
+        "limit", limit, default=event_store.DEFAULT_LIMIT, most=event_store.MAX_LIMIT
+    )
+    kinds = params.names("kind", kind, set(EVENT_KINDS))
+    severities = params.names("severity", severity, set(SEVERITIES))
+    gpus = params.names("gpu", gpu)
     after = cursor.strip() if cursor is not None and cursor.strip() else None
-    as_csv = _wants_csv(request, format)
-    try:
-        found, next_cursor, total = await anyio.to_thread.run_sync(
-            lambda: event_store.query(
-                recorder.path,
-                start=start,
-                stop=stop,
-                limit=size,
-                cursor=after,
-                kinds=kinds,
-                severities=severities,
-                gpu=gpus,
-            ),
-            limiter=_limiter,
+    as_csv = params.wants_csv(request, format)
+    found, next_cursor, total = await params.read(
+        lambda: event_store.query(
+            recorder.path,
+            start=start,
+            stop=stop,
+            limit=size,
+            cursor=after,
+            kinds=kinds,
+            severities=severities,
+            gpu=gpus,
         )
-    except QueryError as exc:
-        raise HTTPException(400, str(exc)) from None
-    except StoreUnusable as exc:
-        raise HTTPException(503, f"the history store cannot be read: {exc}") from None
+    )
     if mask is not None:
         found = [_hide(mask, e) for e in found]
     if as_csv:

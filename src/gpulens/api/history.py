@@ -22,16 +22,15 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-import anyio
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
+from gpulens.api import params
 from gpulens.api.deps import HistoryDep
 from gpulens.core.metrics.schema import CamelModel
 from gpulens.services.history import query
 from gpulens.services.history.metrics import GPU_METRICS, HOST_METRICS
-from gpulens.services.history.store import StoreUnusable
 
 router = APIRouter()
 
@@ -75,53 +74,7 @@ class HistoryResponse(CamelModel):
 
 
 DEFAULT_RANGE_S = 3600.0
-LATEST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 UNITS = {m.name: m.unit for m in GPU_METRICS} | {m.name: m.unit for m in HOST_METRICS}
-_limiter = anyio.CapacityLimiter(2)  # queries at once; more wait (each is CPU-bound)
-
-
-def _time(name: str, raw: str | None) -> float | None:
-    if raw is None or raw.strip() == "":
-        return None
-    text = raw.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise HTTPException(
-                400, f"{name}: {raw[:40]!r} is neither Unix seconds nor an ISO 8601 time"
-            ) from None
-        if moment.tzinfo is None:
-            raise HTTPException(400, f"{name}: give the time zone (e.g. {text}Z)") from None
-        value = moment.timestamp()
-    if not math.isfinite(value) or not 0 <= value <= LATEST_TIME:
-        raise HTTPException(400, f"{name}: {raw[:40]!r} is not a time between 1970 and 9999")
-    return value
-
-
-def _names(name: str, raw: str | None, known: set[str] | None = None) -> list[str] | None:
-    if raw is None or raw.strip() == "":
-        return None
-    names = [n.strip() for n in raw.split(",") if n.strip()]
-    if len(names) > 64:
-        raise HTTPException(400, f"{name}: at most 64 names")
-    if known is not None:
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            listed = ", ".join(sorted(known))
-            raise HTTPException(400, f"{name}: unknown {unknown[0][:40]!r} (known: {listed})")
-    return names
-
-
-def _wants_csv(request: Request, fmt: str | None) -> bool:
-    if fmt is not None:
-        if fmt not in ("json", "csv"):
-            raise HTTPException(400, f"format: {fmt[:20]!r} is not json or csv")
-        return fmt == "csv"
-    accept = request.headers.get("accept", "")
-    return "text/csv" in accept and "application/json" not in accept
 
 
 @router.get(
@@ -140,15 +93,9 @@ async def history(
     format: str | None = None,
 ) -> Response:
     """Buckets of min, mean and max per GPU (and the host) over a range."""
-    if recorder is None:
-        raise HTTPException(404, "history is off (HISTORY=off)")
+    recorder = params.store_of(recorder)
     now = time.time()
-    stop = _time("to", to)
-    start = _time("from", from_)
-    stop = now if stop is None else stop
-    start = stop - DEFAULT_RANGE_S if start is None else start
-    if stop <= start:
-        raise HTTPException(400, "from: must be before to")
+    start, stop = params.time_range(from_, to, default_s=DEFAULT_RANGE_S, now=now)
     step_s: float | None = None
     if step is not None and step.strip():
         try:
@@ -157,30 +104,24 @@ async def history(
             raise HTTPException(400, f"step: {step[:20]!r} is not a number of seconds") from None
         if not math.isfinite(step_s) or step_s <= 0:
             raise HTTPException(400, "step: must be a positive number of seconds")
-    wanted = _names("metrics", metrics, set(UNITS))
+    wanted = params.names("metrics", metrics, set(UNITS))
     keys: list[str] | None = None
     gpus_only = gpu.strip() == "gpus"
     if gpu.strip() not in ("all", "gpus"):
-        keys = _names("gpu", gpu)
-    as_csv = _wants_csv(request, format)
-    try:
-        result = await anyio.to_thread.run_sync(
-            lambda: query.run(
-                recorder.path,
-                start=start,
-                stop=stop,
-                step=step_s,
-                now=now,
-                keys=keys,
-                metrics=wanted,
-                gpus_only=gpus_only,
-            ),
-            limiter=_limiter,
+        keys = params.names("gpu", gpu)
+    as_csv = params.wants_csv(request, format)
+    result = await params.read(
+        lambda: query.run(
+            recorder.path,
+            start=start,
+            stop=stop,
+            step=step_s,
+            now=now,
+            keys=keys,
+            metrics=wanted,
+            gpus_only=gpus_only,
         )
-    except query.QueryError as exc:
-        raise HTTPException(400, str(exc)) from None
-    except StoreUnusable as exc:
-        raise HTTPException(503, f"the history store cannot be read: {exc}") from None
+    )
     if keys is not None:
         found = {s.key for s in result.series}
         missing = [k for k in keys if k not in found]

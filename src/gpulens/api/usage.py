@@ -20,15 +20,14 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, get_args
 
-import anyio
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.responses import Response
 
+from gpulens.api import params
 from gpulens.api.deps import HistoryDep, MaskDep
-from gpulens.api.history import HistoryState, _limiter, _time, _wants_csv
+from gpulens.api.history import HistoryState
 from gpulens.api.records import GPU_SECONDS_METHOD, UsageBy, UsageResponse, UsageRow
 from gpulens.services.history import usage
-from gpulens.services.history.store import StoreUnusable
 from gpulens.services.privacy import UserMask
 
 router = APIRouter()
@@ -36,18 +35,6 @@ router = APIRouter()
 DEFAULT_RANGE_S = 86_400.0
 DEFAULT_LIMIT = 1000
 BY: tuple[str, ...] = get_args(UsageBy)
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None or raw.strip() == "":
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise HTTPException(400, f"limit: {raw[:20]!r} is not a whole number") from None
-    if not 1 <= value <= usage.MAX_LIMIT:
-        raise HTTPException(400, f"limit: must be between 1 and {usage.MAX_LIMIT}")
-    return value
 
 
 def _by(raw: str | None) -> UsageBy:
@@ -90,25 +77,14 @@ async def usage_route(
     format: str | None = None,
 ) -> Response:
     """GPU-hours, GiB-hours and time held over a range, grouped, most used first."""
-    if recorder is None:
-        raise HTTPException(404, "history is off (HISTORY=off)")
-    now = time.time()
-    stop = _time("to", to)
-    start = _time("from", from_)
-    stop = now if stop is None else stop
-    start = stop - DEFAULT_RANGE_S if start is None else start
-    if stop <= start:
-        raise HTTPException(400, "from: must be before to")
+    recorder = params.store_of(recorder)
+    start, stop = params.time_range(from_, to, default_s=DEFAULT_RANGE_S, now=time.time())
     group_by = _by(by)
-    most = _limit(limit)
-    as_csv = _wants_csv(request, format)
-    try:
-        result = await anyio.to_thread.run_sync(
-            lambda: usage.query(recorder.path, start=start, stop=stop, by=group_by, limit=most),
-            limiter=_limiter,
-        )
-    except StoreUnusable as exc:
-        raise HTTPException(503, f"the history store cannot be read: {exc}") from None
+    most = params.whole("limit", limit, default=DEFAULT_LIMIT, most=usage.MAX_LIMIT)
+    as_csv = params.wants_csv(request, format)
+    result = await params.read(
+        lambda: usage.query(recorder.path, start=start, stop=stop, by=group_by, limit=most)
+    )
     rows = [_row(g, group_by, mask) for g in result.rows]
     total = _row(result.total, group_by, None) if result.total is not None else None
     if as_csv:
