@@ -13,11 +13,16 @@
 * query: a store seeded with 30 days x 500 sessions, each with a row for every hour
   (360 000 usage rows: the worst case), then ``usage.query`` for each ``by`` over the
   30 days and, as the baseline, over 1 day: median of 5, and the query plan.
+* --seed DIR [--days 30 --sessions 500]: a store in DIR/history.db for the browser
+  bench (frontend/e2e/usage.bench.ts): DAYS days up to now of SESSIONS process
+  sessions on the replay demo's GPUs (same UUIDs), spread like a shared lab's
+  (10 users, a dozen process names, containers or none, 1 hour to 3 days each).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import sys
@@ -152,6 +157,60 @@ def seed(path: Path, days: int, sessions: int, rng: random.Random, *, full: bool
     return rows
 
 
+LAB_USERS = ("alice", "bob", "chen", "dana", "eve", "farid", "grace", "hiro", "ines", "joao")
+LAB_NAMES = ("python3", "python", "torchrun", "jupyter-kernel", "vllm", "deepspeed", "accelerate",
+             "train.py", "nvidia-smi", "ollama", "tritonserver", "blender")  # fmt: skip
+
+
+def seed_lab(path: Path, days: float, sessions: int, rng: random.Random) -> dict[str, object]:
+    """``sessions`` process sessions over the ``days`` up to now on the replay demo's GPUs:
+    each of a user (some far busier than others), one of their usual process names, in
+    one of their containers or none, 1 hour to 3 days long, using a share of its GPU."""
+    from gpulens.core.metrics.providers.replay import ReplayProvider
+
+    gpus = [(g.key, g.id, g.name) for g in ReplayProvider().frame_at(0)]
+    now = time.time()
+    first = now - days * 86_400
+    weights = [1 / (k + 1) for k in range(len(LAB_USERS))]  # a few heavy users, a long tail
+    habits = {u: (rng.sample(LAB_NAMES, 3), [f"{rng.getrandbits(48):012x}" for _ in range(3)])
+              for u in LAB_USERS}  # fmt: skip
+    conn = store.open_store(path)
+    conn.execute("BEGIN IMMEDIATE")
+    rows = 0
+    for i in range(sessions):
+        user = rng.choices(LAB_USERS, weights)[0]
+        names, containers = habits[user]
+        gpu, index, gpu_name = gpus[rng.randrange(len(gpus))]
+        length = min(rng.expovariate(1 / (6 * HOUR)) + 300, 3 * 86_400.0)
+        begin = rng.uniform(first, now - 60)
+        end = min(begin + length, now - 1)
+        container = rng.choice(containers) if rng.random() < 0.6 else None
+        share, mem = rng.uniform(0.05, 0.95), rng.randint(500, 78_000)
+        peak = 0
+        batch = []
+        for hour in range(int(begin // HOUR) * HOUR, int(end), HOUR):
+            held = min(end, hour + HOUR) - max(begin, hour)
+            if held <= 0:
+                continue
+            hour_peak = min(81_559, int(mem * rng.uniform(1.0, 1.2)))
+            peak = max(peak, hour_peak)
+            sm = rng.random() < 0.5
+            batch.append((hour, held, held * share * rng.uniform(0.7, 1.0), held * mem,
+                          held * share * 100 if sm else 0.0, held if sm else 0.0, hour_peak))  # fmt: skip
+        sid = conn.execute(
+            "INSERT INTO sessions (gpu, pid, started, name, user, container, gpu_index,"
+            " gpu_name, first_seen, last_seen, peak_mib) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+            " RETURNING id",
+            (gpu, 2000 + i, begin - 5.0, rng.choice(names), user, container, index, gpu_name,
+             begin, end, peak),
+        ).fetchone()[0]  # fmt: skip
+        conn.executemany("INSERT INTO usage VALUES (?,?,?,?,?,?,?,?)", [(sid, *r) for r in batch])
+        rows += len(batch)
+    conn.execute("COMMIT")
+    conn.close()
+    return {"path": str(path), "sessions": sessions, "usage_rows": rows, "gpus": len(gpus)}
+
+
 def bench_query() -> None:
     for full in (True, False):
         with tempfile.TemporaryDirectory() as tmp:
@@ -188,7 +247,15 @@ def bench_query() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["tracker", "write", "query"])
+    parser.add_argument("--seed", type=Path, help="write a lab's store in DIR/history.db and stop")
+    parser.add_argument("--days", type=float, default=30.0)
+    parser.add_argument("--sessions", type=int, default=500)
     args = parser.parse_args()
+    if args.seed:
+        args.seed.mkdir(parents=True, exist_ok=True)
+        out = seed_lab(args.seed / "history.db", args.days, args.sessions, random.Random(4))
+        print(json.dumps(out))
+        return
     if args.part in (None, "tracker"):
         bench_tracker()
     if args.part in (None, "write"):
