@@ -33,6 +33,11 @@ const surfaces: Record<string, RGB> = {
   'warn banner': over(token('warn'), 0.1, glass),
   'ok chip': over(token('ok'), 0.1, glass),
   'hot chip': over(token('hot'), 0.15, glass),
+  // The severity chips and finding cards (components/events/severityStyle.ts).
+  'warn chip': over(token('warn'), 0.1, glass),
+  'info chip': over(token('neon-cyan'), 0.1, glass),
+  'critical finding card': over(token('hot'), 0.06, glass),
+  'warning finding card': over(token('warn'), 0.04, glass),
 };
 
 const bodyText = ['ink', 'ink-2', 'ink-3', 'violet-ink', 'fuchsia-ink', 'cyan-ink', 'ok-ink', 'warn-ink', 'hot-ink', 'unknown-ink', 'replay-ink'];

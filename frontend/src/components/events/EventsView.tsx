@@ -107,7 +107,12 @@ function Filters({ filter, onChange }: { filter: EventFilter; onChange: (next: E
           );
         })}
       </div>
-      <div className="flex flex-wrap items-center gap-2" role="group" aria-labelledby={`${id}-kind`}>
+      {/* On a phone the eleven kinds are one line that scrolls sideways, not six rows. */}
+      <div
+        className="flex flex-wrap items-center gap-2 max-sm:-mx-1 max-sm:flex-nowrap max-sm:overflow-x-auto max-sm:px-1 max-sm:pb-1 max-sm:[&>*]:shrink-0"
+        role="group"
+        aria-labelledby={`${id}-kind`}
+      >
         <span id={`${id}-kind`} className="label mr-1">
           Kind
         </span>
