@@ -63,7 +63,7 @@ const names = () =>
 afterEach(() => vi.unstubAllGlobals());
 
 describe('UsagePage', () => {
-  it('asks for the range by user, then shows the totals, the chart, every row, the method and the CSV', async () => {
+  it('asks for the range by user, then shows the totals, the chart, the rows, the method and the CSV', async () => {
     const fetchMock = stubFetch();
     page();
     expect(screen.getByTestId('usage-skeleton')).toBeInTheDocument();
@@ -197,7 +197,7 @@ describe('UsagePage', () => {
     expect(await screen.findByTestId('usage-truncated')).toHaveTextContent('Only the 3 most used users are listed');
   });
 
-  it('renders 500 session rows, in chunks, the chart with the top 15 and "others"', async () => {
+  it('mounts the first screen of 500 session rows, says there are 500, and mounts later rows on a scroll', async () => {
     const many = Array.from({ length: 500 }, (_, i) =>
       row(`s${i}`, { label: `python ${i}`, gpuHours: 500 - i, user: `u${i % 7}`, pid: 1000 + i, startTime: T0 + i }),
     );
@@ -205,9 +205,37 @@ describe('UsagePage', () => {
     const user = userEvent.setup();
     page();
     await user.click(await screen.findByRole('button', { name: 'Session' }));
-    await waitFor(() => expect(screen.getAllByRole('rowheader')).toHaveLength(500), { timeout: 4000 });
+    await waitFor(() => expect(screen.getByTestId('usage-table')).toHaveAttribute('data-rows', '500'));
+    const table = screen.getByTestId('usage-table');
+    // The whole table's size, for a screen reader: the header row and 500 rows.
+    expect(table).toHaveAttribute('aria-rowcount', '501');
+    // Only the first screen (and a margin) is mounted, in order, each saying where it is.
+    const mounted = () => [...table.querySelectorAll('tbody tr[aria-rowindex]')] as HTMLElement[];
+    expect(mounted().length).toBeGreaterThan(10);
+    expect(mounted().length).toBeLessThan(100);
+    expect(mounted()[0]!.dataset.key).toBe('s0');
+    expect(mounted().map((r) => Number(r.getAttribute('aria-rowindex')))).toEqual(mounted().map((_, i) => i + 2));
+    // The rows below are a spacer as tall as they would be.
+    const rowHeight = Number(table.dataset.rowHeight);
+    const below = table.querySelector('tbody tr[data-spacer]:last-child') as HTMLElement;
+    expect(below.style.height).toBe(`${(500 - mounted().length) * rowHeight}px`);
+    // A scroll to row 300 (jsdom has no layout: the body says where it is) mounts rows 300 on, and a spacer above.
+    const body = table.querySelector('tbody')!;
+    vi.spyOn(body, 'getBoundingClientRect').mockReturnValue({ top: -300 * rowHeight } as DOMRect);
+    window.dispatchEvent(new Event('scroll'));
+    await waitFor(() => expect(table.querySelector('tr[data-key="s300"]')).not.toBeNull());
+    expect(table.querySelector('tr[data-key="s0"]')).toBeNull();
+    expect(table.querySelector('tr[data-key="s300"]')).toHaveAttribute('aria-rowindex', '302');
+    const above = table.querySelector('tbody tr[data-spacer]:first-child') as HTMLElement;
+    expect(above.style.height).toBe(`${Number(above.dataset.spacer) * rowHeight}px`);
+    expect(Number(above.dataset.spacer)).toBe(Number(mounted()[0]!.getAttribute('aria-rowindex')) - 2);
+    // The headers stay, and sort the whole table, not the mounted rows: the least used comes first.
+    await user.click(table.querySelector('button[data-column="gpuHours"]')!);
+    vi.spyOn(body, 'getBoundingClientRect').mockReturnValue({ top: 0 } as DOMRect);
+    window.dispatchEvent(new Event('scroll'));
+    await waitFor(() => expect(mounted()[0]!.dataset.key).toBe('s499'));
     // By session the table has a User column, and the hero names the busiest user.
-    expect(screen.getByTestId('usage-table').querySelector('button[data-column="user"]')).not.toBeNull();
+    expect(table.querySelector('button[data-column="user"]')).not.toBeNull();
     expect(screen.getByTestId('usage-busiest')).toHaveTextContent('Busiest useru0');
     const chart = screen.getAllByRole('img').find((el) => /^GPU-hours per row, 16 bars: python 0 500/.test(el.getAttribute('aria-label') ?? ''));
     expect(chart).toBeDefined();

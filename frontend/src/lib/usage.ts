@@ -196,3 +196,13 @@ export function formatSeen(unixS: number, nowMs = Date.now()): string {
   }
   return f.format(date);
 }
+
+/** The axis' ticks from 0: about `count` round steps (1, 2, 2.5 or 5 × 10ⁿ) up to at least `max`. */
+export function axisTicks(max: number, count = 4): number[] {
+  if (!(max > 0) || !Number.isFinite(max)) return [0, 1];
+  const raw = max / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 2.5, 5, 10].find((m) => m * power >= raw) ?? 10) * power;
+  const n = Math.ceil(max / step - 1e-9);
+  return Array.from({ length: n + 1 }, (_, i) => Number((i * step).toPrecision(12)));
+}

@@ -1,6 +1,11 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 
-/** The element's content width, kept up to date (0 until measured). */
+/**
+ * The element's content width, kept up to date (0 until measured). Read in the
+ * ResizeObserver's callbacks, the first of them right after the page's next
+ * layout: reading it when the element is attached would force a layout in the
+ * middle of the render (with whatever else was just inserted, e.g. a table).
+ */
 export function useWidth<T extends HTMLElement>(): [(node: T | null) => void, number] {
   const [width, setWidth] = useState(0);
   const observer = useRef<ResizeObserver | null>(null);
@@ -8,8 +13,10 @@ export function useWidth<T extends HTMLElement>(): [(node: T | null) => void, nu
     observer.current?.disconnect();
     observer.current = null;
     if (node === null) return;
-    setWidth(Math.floor(node.getBoundingClientRect().width));
-    if (typeof ResizeObserver === 'undefined') return;
+    if (typeof ResizeObserver === 'undefined') {
+      setWidth(Math.floor(node.getBoundingClientRect().width));
+      return;
+    }
     observer.current = new ResizeObserver((entries) => {
       const w = Math.floor(entries[0]?.contentRect.width ?? 0);
       setWidth((old) => (old === w ? old : w));

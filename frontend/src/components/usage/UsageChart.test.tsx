@@ -1,7 +1,7 @@
 import { render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { UsageRow } from '../../api/usage.gen';
-import { chartRows, formatHours, formatMib, sortRows } from '../../lib/usage';
+import { axisTicks, chartRows, formatHours, formatMib, sortRows } from '../../lib/usage';
 import { UsageChart } from './UsageChart';
 
 const row = (key: string, gpuHours: number, patch: Partial<UsageRow> = {}): UsageRow => ({
@@ -40,6 +40,17 @@ describe('usage rows', () => {
     const rows = [row('gpu10', 1), row('gpu2', 1), row('gpu1', 1)];
     expect(sortRows(rows, { column: 'label', direction: 'ascending' }, 'gpu').map((r) => r.key)).toEqual(['gpu1', 'gpu2', 'gpu10']);
     expect(sortRows(rows, { column: 'gpuHours', direction: 'descending' }, 'gpu').map((r) => r.key)).toEqual(['gpu10', 'gpu2', 'gpu1']);
+  });
+});
+
+describe('axisTicks', () => {
+  it('steps from 0 in round numbers up to the largest value', () => {
+    expect(axisTicks(30)).toEqual([0, 10, 20, 30]);
+    expect(axisTicks(31)).toEqual([0, 10, 20, 30, 40]);
+    expect(axisTicks(0.42)).toEqual([0, 0.2, 0.4, 0.6]);
+    expect(axisTicks(9)).toEqual([0, 2.5, 5, 7.5, 10]);
+    expect(axisTicks(4321)).toEqual([0, 2000, 4000, 6000]);
+    expect(axisTicks(0)).toEqual([0, 1]);
   });
 });
 

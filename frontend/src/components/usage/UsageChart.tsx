@@ -1,13 +1,15 @@
 import { memo, useId } from 'react';
-import { Bar, BarChart, CartesianGrid, Cell, XAxis, YAxis } from 'recharts';
-import { formatHours, type ChartRow } from '../../lib/usage';
+import { axisTicks, formatHours, type ChartRow } from '../../lib/usage';
 import { useWidth } from '../history/useWidth';
 
 const TICK = { fill: '#b9c3d6', fontSize: 12.5, fontFamily: 'Inter Variable, ui-sans-serif, system-ui, sans-serif' };
 const BAR_H = 26;
+/** Between two bars, px. */
+const BAR_GAP = 10;
 const X_AXIS_H = 24;
 const MARGIN = { top: 4, right: 16, bottom: 0, left: 0 } as const;
-
+const RADIUS = 6;
+const OTHERS_FILL = 'rgb(100 116 139 / 0.7)';
 const METRICS = {
   gpuHours: { title: 'GPU-hours', from: '#7c3aed', to: '#d946ef', unit: 'GPU-h' },
   gibHours: { title: 'GiB-hours', from: '#22d3ee', to: '#10b981', unit: 'GiB-h' },
@@ -25,7 +27,18 @@ interface PanelProps {
   width?: number;
 }
 
-/** One horizontal bar chart: a bar per row, the "others" bar in slate. */
+/** A bar `w` wide from `x`, its right end rounded. */
+function barPath(x: number, y: number, w: number, h: number): string {
+  const r = Math.max(0, Math.min(RADIUS, w, h / 2));
+  return `M${x},${y}h${w - r}a${r},${r} 0 0 1 ${r},${r}v${h - 2 * r}a${r},${r} 0 0 1 ${-r},${r}h${r - w}Z`;
+}
+
+/**
+ * One horizontal bar chart: a bar per row, the "others" bar in slate. Plain
+ * SVG drawn in the render (no chart library): 16 bars are a few dozen
+ * elements, and a library's measuring and store updates after each answer
+ * cost a long task of their own.
+ */
 const Panel = memo(function Panel({ rows, metric, width }: PanelProps) {
   const [measure, measured] = useWidth<HTMLDivElement>();
   const w = width ?? measured;
@@ -36,6 +49,11 @@ const Panel = memo(function Panel({ rows, metric, width }: PanelProps) {
   const chars = Math.floor(yWidth / 7.2);
   const top = rows.slice(0, 3).map((r) => `${r.name} ${formatHours(r[metric])}`).join(', ');
   const summary = `${m.title} per row, ${rows.length} bar${rows.length === 1 ? '' : 's'}${top ? `: ${top}` : ''}${rows.length > 3 ? ', …' : ''}. The table below lists every row.`;
+  const ticks = axisTicks(Math.max(0, ...rows.map((r) => r[metric])));
+  const domain = ticks[ticks.length - 1]!;
+  const plot = Math.max(0, w - yWidth - MARGIN.right);
+  const x = (v: number) => yWidth + (Math.max(0, v) / domain) * plot;
+  const axisY = MARGIN.top + rows.length * BAR_H;
   return (
     <figure className="m-0 min-w-0" data-testid="usage-chart" data-metric={metric}>
       <figcaption className="label mb-2">
@@ -43,47 +61,43 @@ const Panel = memo(function Panel({ rows, metric, width }: PanelProps) {
       </figcaption>
       <div ref={measure} role="img" aria-label={summary} className="w-full" style={{ height }}>
         {w > 0 && (
-          <BarChart
-            width={w}
-            height={height}
-            data={rows as ChartRow[]}
-            layout="vertical"
-            margin={MARGIN}
-            barCategoryGap={5}
-            accessibilityLayer={false}
-          >
+          <svg width={w} height={height} viewBox={`0 0 ${w} ${height}`} aria-hidden="true" className="overflow-visible" style={{ fontFamily: TICK.fontFamily }}>
             <defs>
               <linearGradient id={`${id}-bar`} x1="0" y1="0" x2="1" y2="0">
                 <stop offset="0%" stopColor={m.from} />
                 <stop offset="100%" stopColor={m.to} />
               </linearGradient>
             </defs>
-            <CartesianGrid horizontal={false} stroke="rgb(255 255 255 / 0.07)" />
-            <XAxis
-              type="number"
-              tick={TICK}
-              tickLine={false}
-              axisLine={{ stroke: 'rgb(255 255 255 / 0.18)' }}
-              height={X_AXIS_H}
-              tickFormatter={(v: number) => formatHours(v)}
-              allowDecimals
-            />
-            <YAxis
-              type="category"
-              dataKey="name"
-              width={yWidth}
-              tick={TICK}
-              tickLine={false}
-              axisLine={false}
-              interval={0}
-              tickFormatter={(name: string) => clip(name, chars)}
-            />
-            <Bar dataKey={metric} isAnimationActive={false} radius={[0, 6, 6, 0]} className="usage-bar">
-              {rows.map((r) => (
-                <Cell key={r.key} fill={r.others > 0 ? 'rgb(100 116 139 / 0.7)' : `url(#${id}-bar)`} />
+            <g stroke="rgb(255 255 255 / 0.07)">
+              {ticks.map((t) => (
+                <line key={t} x1={x(t)} x2={x(t)} y1={MARGIN.top} y2={axisY} />
               ))}
-            </Bar>
-          </BarChart>
+            </g>
+            <g className="usage-bar">
+              {rows.map((r, i) => (
+                <path
+                  key={r.key}
+                  d={barPath(yWidth, MARGIN.top + i * BAR_H + BAR_GAP / 2, x(r[metric]) - yWidth, BAR_H - BAR_GAP)}
+                  fill={r.others > 0 ? OTHERS_FILL : `url(#${id}-bar)`}
+                />
+              ))}
+            </g>
+            <g fill={TICK.fill} fontSize={TICK.fontSize} textAnchor="end">
+              {rows.map((r, i) => (
+                <text key={r.key} x={yWidth - 8} y={MARGIN.top + (i + 0.5) * BAR_H} dominantBaseline="central">
+                  {clip(r.name, chars)}
+                </text>
+              ))}
+            </g>
+            <line x1={yWidth} x2={yWidth + plot} y1={axisY} y2={axisY} stroke="rgb(255 255 255 / 0.18)" />
+            <g fill={TICK.fill} fontSize={TICK.fontSize} textAnchor="middle">
+              {ticks.map((t) => (
+                <text key={t} x={x(t)} y={axisY + 16}>
+                  {formatHours(t)}
+                </text>
+              ))}
+            </g>
+          </svg>
         )}
       </div>
     </figure>
