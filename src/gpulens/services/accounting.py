@@ -35,16 +35,21 @@ that crosses an hour boundary is split between the hours by time. A failed GPU
 (``status == "failed"``) says nothing about its processes: they are neither
 counted nor ended, and the interval up to the GPU's return is capped as a gap.
 
-Cost: dictionaries keyed by pid per GPU, plain attribute reads of the models, one
-slotted object per session; sessions not seen for ``forget_s`` are forgotten
-(at most ``MAX_SESSIONS`` kept whatever happens).
+Cost (``bench/usage.py --part tracker``): a sample whose GPUs list the same processes
+with the same memories as the one before (the common case) costs two C-level reads of
+the processes, one comparison and, per GPU, an addition (no process has an SM %) or the
+SM % kept as they came; the rest is folded into the sessions when the list or the hour
+changes, at each ``take`` and each sweep (one column per process, C-level sums). One
+slotted object per session; sessions not seen for ``forget_s`` are forgotten (at most
+``MAX_SESSIONS`` kept whatever happens).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from operator import add, attrgetter, is_not, mul, not_
+from operator import add, attrgetter, is_, mul
 
 from gpulens.core.metrics.schema import GpuInfo, ProcessInfo
 
@@ -86,13 +91,18 @@ class TrackerStats:
 
 
 class _Gpu:
-    """One GPU: the sessions listed in its last sample and, while that list and their
-    memory stay the same within one hour, their usage summed per GPU (a *segment*),
-    folded into the sessions when anything changes (``UsageTracker._settle``)."""
+    """One GPU: the sessions listed in its last sample and, while that list stays the same
+    within one hour, what its samples say about them (a *segment*), kept as it came and
+    folded into the sessions when the list or the hour changes, and at each ``take``
+    (``UsageTracker._settle``).
+
+    A segment is *runs* of the same memories; a run keeps its seconds, the GPU's
+    utilization x seconds of the intervals when no process had an SM %, and the intervals
+    when some had one as they came: (dt, utilization, SM % of each process)."""
 
     __slots__ = (
-        "count", "hour", "index", "key", "last", "mem_known", "mems", "memsf", "name", "nones",
-        "pids", "rest", "rest_eq", "roster", "seg_last", "sm", "smk", "sts", "t", "util_t",
+        "hour", "hour_end", "index", "key", "last", "mems", "mt", "name", "nones", "pids",
+        "roster", "row0", "rows", "runs", "seg_last", "sig", "sts", "util_t",
     )  # fmt: skip
 
     def __init__(self, key: str) -> None:
@@ -103,27 +113,21 @@ class _Gpu:
         self.roster: list[_Session] = []  # the sessions listed in that sample, in its order
         self.pids: tuple[int, ...] = ()
         self.sts: tuple[float | None, ...] = ()
+        self.sig: tuple[tuple[int, float | None, int | None], ...] = ()  # (pid, start, memory)
         self.start((), 0)
 
     def start(self, mems: tuple[int | None, ...], hour: int) -> None:
         """A new segment: no usage yet, these memories, this hour."""
-        n = len(mems)
         self.mems = mems
-        self.memsf = [m or 0 for m in mems]
-        self.mem_known = None not in mems
-        self.nones = (None,) * n
+        self.nones = (None,) * len(mems)
         self.hour = hour
-        self.count = 0  # intervals in the segment
-        self.t = 0.0  # seconds in the segment (held, and at these memories)
-        self.util_t = 0.0  # GPU utilization % x seconds, when no process had an SM %
-        # Per process, when some had an SM %: SM % x seconds, seconds with an SM %, and of
-        # the utilization the SM % do not account for, its share per MiB held x seconds
-        # (rest) or its equal share x seconds (rest_eq, when a memory is unknown or all 0).
-        self.sm = [0.0] * n
-        self.smk = [0.0] * n
-        self.rest = [0.0] * n
-        self.rest_eq = [0.0] * n
-        self.seg_last = 0.0
+        self.hour_end = hour + HOUR
+        self.runs: list[_Run] = []  # the runs before the current one (memories changed)
+        self.mt = 0.0  # seconds in the current run
+        self.util_t = 0.0  # its GPU utilization % x seconds, when no process had an SM %
+        self.rows: list[_Row] = []  # the segment's intervals when some process had an SM %
+        self.row0 = 0  # the current run's first in rows
+        self.seg_last = 0.0  # the time of the segment's last interval
 
 
 class _Session:
@@ -150,7 +154,11 @@ class _Session:
 
 
 Acc = list[float]  # held, gpu, mib, sm, sm_known, peak
-_FIELDS = attrgetter("pid", "start_time", "used_memory_mib", "sm_utilization")
+_Row = tuple[float, "int | None", tuple["int | None", ...]]  # dt, utilization, SM % each
+_Run = tuple[tuple["int | None", ...], float, float, int]  # memories, s, util_t, first row
+MAX_ROWS = 2048  # a segment's intervals with an SM % kept at most before they are folded
+_SIG = attrgetter("pid", "start_time", "used_memory_mib")
+_SM = attrgetter("sm_utilization")
 
 
 class UsageTracker:
@@ -203,31 +211,72 @@ class UsageTracker:
             if not procs:
                 if g.roster:
                     self._settle(g)
-                    g.roster, g.pids, g.sts = [], (), ()
+                    g.roster, g.pids, g.sts, g.sig = [], (), (), ()
                     g.start((), 0)
                 continue
-            pids, sts, mems, sms = zip(*map(_FIELDS, procs), strict=True)
-            hour = int((when - dt) // HOUR) * HOUR
-            if pids == g.pids and sts == g.sts and when <= hour + HOUR:
-                # The same sessions as the last sample, the interval inside one hour: the
-                # common case, summed per GPU (a few list operations, no loop here).
-                if mems != g.mems or hour != g.hour:
-                    self._settle(g)
-                    g.start(mems, hour)
-                if not dt:  # a repeated time or the clock back: no interval, only memory
-                    self._seen(g, when)
-                    continue
-                g.count += 1
-                g.t += dt
-                g.seg_last = when
+            sig = tuple(map(_SIG, procs))
+            sms = tuple(map(_SM, procs))
+            if dt and g.hour <= when - dt and when <= g.hour_end and sig == g.sig:
+                # The same sessions with the same memories as the last sample, an interval
+                # inside the segment's hour: the common case, kept as it came (no loop).
                 if sms == g.nones:
                     util = gpu.utilization
                     if util:
                         g.util_t += util * dt
-                else:
-                    _add_sm(g, gpu.utilization, sms, dt)
+                elif len(g.rows) < MAX_ROWS:
+                    g.rows.append((dt, gpu.utilization, sms))
+                else:  # folded now (as on other memories), this interval in a new segment
+                    self._settle(g)
+                    g.rows.append((dt, gpu.utilization, sms))
+                g.mt += dt
+                g.seg_last = when
                 continue
+            self._other(g, gpu, when, dt, procs, sig, sms)
+
+    def _other(
+        self,
+        g: _Gpu,
+        gpu: GpuInfo,
+        when: float,
+        dt: float,
+        procs: list[ProcessInfo],
+        sig: tuple[tuple[int, float | None, int | None], ...],
+        sms: tuple[int | None, ...],
+    ) -> None:
+        """A sample that is not the common case: other memories, another hour, no interval
+        (a repeated time, the clock back), other processes."""
+        pids, sts, mems = zip(*sig, strict=True)
+        hour = int((when - dt) // HOUR) * HOUR
+        if not (pids == g.pids and sts == g.sts and when <= hour + HOUR):
             self._changed(g, gpu, when, dt, procs, pids, sts, mems, sms)
+            g.sig = sig
+            return
+        g.sig = sig
+        if hour != g.hour:
+            self._settle(g)
+            g.start(mems, hour)
+        if not dt:  # a repeated time or the clock back: no interval, only memory
+            if mems != g.mems:
+                self._settle(g)
+                g.start(mems, hour)
+            self._seen(g, when)
+            return
+        if mems != g.mems:  # another run (the one before has an interval, if any)
+            if g.mt:
+                g.runs.append((g.mems, g.mt, g.util_t, g.row0))
+                g.mt = g.util_t = 0.0
+                g.row0 = len(g.rows)
+            g.mems = mems
+        if sms == g.nones:
+            util = gpu.utilization
+            if util:
+                g.util_t += util * dt
+        else:
+            if len(g.rows) >= MAX_ROWS:
+                self._settle(g)
+            g.rows.append((dt, gpu.utilization, sms))
+        g.mt += dt
+        g.seg_last = when
 
     def _changed(
         self,
@@ -273,28 +322,47 @@ class UsageTracker:
 
     def _settle(self, g: _Gpu) -> None:
         """Fold the GPU's segment into its sessions; the segment starts again empty."""
-        if not g.count:
-            return
-        t = g.t
-        util_t = g.util_t
-        weights = _weights(g.mems) if util_t else []
+        if not (g.mt or g.runs):
+            return  # no interval
+        n = len(g.roster)
+        rows = g.rows
+        gpu_s = [0.0] * n
+        sm_s = [0.0] * n
+        sm_known = [0.0] * n
+        # The processes without an SM % in every row (None: not the same in every row).
+        unknown = _sm_sums(rows, gpu_s, sm_s, sm_known) if rows else []
+        runs = [*g.runs, (g.mems, g.mt, g.util_t, g.row0)]
+        held, mib_s, peak, memsfs = _memory(runs, gpu_s)
+        if rows and unknown != []:
+            ends = [r[3] for r in runs[1:]]
+            ends.append(len(rows))
+            for (mems, _, _, r0), r1, memsf in zip(runs, ends, memsfs, strict=True):
+                if r1 == r0:
+                    continue
+                if unknown is None:  # each set of rows with the same processes with an SM %
+                    groups: dict[tuple[bool, ...], list[_Row]] = {}
+                    for r in rows[r0:r1]:
+                        groups.setdefault(tuple(map(is_, r[2], repeat(None))), []).append(r)
+                    for group in groups.values():
+                        some = _sm_sums(group, gpu_s, sm_s, sm_known)
+                        if some:
+                            _rest(group, some, mems, memsf, gpu_s)
+                else:
+                    _rest(rows[r0:r1], unknown, mems, memsf, gpu_s)
         hour = g.hour
+        last = g.seg_last
         dirty = self._dirty
-        for i, s in enumerate(g.roster):
+        for s, gs, ms, ss, sk, pk in zip(g.roster, gpu_s, mib_s, sm_s, sm_known, peak, strict=True):
             if s.hour != hour:
                 self._roll(s, hour)
-            mem = g.mems[i]
-            s.held += t
-            s.gpu_s += g.sm[i] / 100 + g.memsf[i] * g.rest[i] + g.rest_eq[i]
-            if util_t:
-                s.gpu_s += util_t / 100 * weights[i]
-            if mem is not None:
-                s.mib_s += mem * t
-                if mem > s.peak:
-                    s.peak = mem
-            s.sm_s += g.sm[i]
-            s.sm_known += g.smk[i]
-            s.last = g.seg_last
+            s.held += held
+            s.gpu_s += gs
+            s.mib_s += ms
+            s.sm_s += ss
+            s.sm_known += sk
+            if pk > s.peak:
+                s.peak = pk
+            s.last = last
             if not s.dirty:
                 s.dirty = True
                 dirty.append(s)
@@ -357,8 +425,13 @@ class UsageTracker:
         if force and len(sessions) - len(old) >= self.max_sessions:
             keep = int(self.max_sessions * 0.9)
             gone = set(old)
-            ranked = sorted((s.last, k) for k, s in sessions.items() if k not in gone)
-            old.extend(k for _, k in ranked[: max(0, len(ranked) - keep)])
+            # (by last sight, then by key; a start time None before any)
+            ranked = sorted(
+                (s.last, k[0], k[1], -1.0 if k[2] is None else k[2], k)
+                for k, s in sessions.items()
+                if k not in gone
+            )
+            old.extend(r[-1] for r in ranked[: max(0, len(ranked) - keep)])
         for k in old:
             sessions.pop(k)
         self.stats.forgotten += len(old)
@@ -387,31 +460,105 @@ class UsageTracker:
         return out
 
 
-def _add_sm(g: _Gpu, util: int | None, sms: tuple[int | None, ...], dt: float) -> None:
-    """One interval of a GPU where some process has an SM % (the rule of ``_shares``,
-    summed per process over the segment with C-level maps)."""
-    rep = repeat(dt)
-    if None not in sms:
-        g.sm = list(map(add, g.sm, map(mul, sms, rep)))
-        g.smk = list(map(add, g.smk, rep))
-        return
-    known = list(map(is_not, sms, g.nones))
-    filled = [v or 0 for v in sms]
-    g.sm = list(map(add, g.sm, map(mul, filled, rep)))
-    g.smk = list(map(add, g.smk, map(mul, known, rep)))
-    if not util:
-        return
-    rest = util - sum(filled)
-    if rest <= 0:
-        return
-    rest_s = rest / 100 * dt
-    unknown = list(map(not_, known))
-    total = sum(map(mul, g.memsf, unknown)) if g.mem_known else 0
-    if total > 0:
-        g.rest = list(map(add, g.rest, map(mul, unknown, repeat(rest_s / total))))
+def _memory(
+    runs: list[_Run], gpu_s: list[float]
+) -> tuple[float, list[float], list[int], list[Sequence[int]]]:
+    """A segment's runs: its seconds; per process MiB x seconds and the most MiB; the
+    memories of each run (0 for unknown). Adds to ``gpu_s`` the shares of the utilization
+    of the intervals when no process had an SM % (by memory, equally when a memory is
+    unknown or all are 0). One run: a few C-level maps; more: one column per process."""
+    n = len(gpu_s)
+    memsfs: list[Sequence[int]] = []
+    per_mib: list[float] = []  # per run: utilization x seconds per MiB (by memory)
+    equal = 0.0  # utilization x seconds per process (equally), all runs
+    for mems, _, util_t, _ in runs:
+        try:
+            total = sum(mems)  # type: ignore[arg-type]
+            memsf: Sequence[int] = mems  # type: ignore[assignment]
+        except TypeError:  # a memory unknown: 0 for it, and the utilization equally
+            total = 0
+            memsf = [m or 0 for m in mems]
+        memsfs.append(memsf)
+        if util_t and total > 0:
+            per_mib.append(util_t / 100 / total)
+        else:
+            per_mib.append(0.0)
+            if util_t:
+                equal += util_t / 100 / n
+    ts = [r[1] for r in runs]
+    if len(runs) == 1:
+        [memsf] = memsfs
+        t = ts[0]
+        mib_s = list(map(mul, repeat(t), memsf))
+        peak = list(memsf)
+        if per_mib[0]:
+            gpu_s[:] = map(add, gpu_s, map(mul, repeat(per_mib[0]), memsf))
     else:
-        share = rest_s / sum(unknown)
-        g.rest_eq = list(map(add, g.rest_eq, map(mul, unknown, repeat(share))))
+        t = sum(ts)
+        cols = list(zip(*memsfs, strict=True))
+        mib_s = [sum(map(mul, ts, col)) for col in cols]
+        peak = list(map(max, cols))
+        if any(per_mib):
+            gpu_s[:] = map(add, gpu_s, [sum(map(mul, per_mib, col)) for col in cols])
+    if equal:
+        gpu_s[:] = map(add, gpu_s, repeat(equal))
+    return t, mib_s, peak, memsfs
+
+
+def _sm_sums(
+    rows: list[_Row], gpu_s: list[float], sm_s: list[float], sm_known: list[float]
+) -> list[int] | None:
+    """Add the rows' SM % x seconds to the processes that have one in every row (and
+    their share, SM % / 100); the processes without one in any row. None (nothing added):
+    some process has an SM % in some rows and not in others."""
+    dts = [r[0] for r in rows]
+    nones = (None,) * len(rows)
+    known: list[tuple[int, float]] = []
+    unknown: list[int] = []
+    try:
+        for i, col in enumerate(zip(*[r[2] for r in rows], strict=True)):
+            if col == nones:
+                unknown.append(i)
+            else:
+                known.append((i, sum(map(mul, dts, col))))  # TypeError: a None in col
+    except TypeError:
+        return None
+    if known:
+        t = sum(dts)
+        for i, v in known:
+            sm_s[i] += v
+            sm_known[i] += t
+            gpu_s[i] += v / 100
+    return unknown
+
+
+def _rest(
+    rows: list[_Row],
+    unknown: list[int],
+    mems: tuple[int | None, ...],
+    memsf: Sequence[int],
+    gpu_s: list[float],
+) -> None:
+    """Share the utilization the SM % leave in ``rows`` (one run: these memories) among
+    the processes without one (``unknown``, the same in every row): by memory, equally
+    when a memory is unknown or theirs are all 0."""
+    rest_s = 0.0  # the GPU's utilization the SM % leave, x seconds
+    for dt, util, sms in rows:
+        if util:
+            rest = util - sum(filter(None, sms))
+            if rest > 0:
+                rest_s += rest / 100 * dt
+    if not rest_s:
+        return
+    total = 0 if None in mems else sum([memsf[i] for i in unknown])
+    if total > 0:
+        per_mib = rest_s / total
+        for i in unknown:
+            gpu_s[i] += memsf[i] * per_mib
+    else:
+        share = rest_s / len(unknown)
+        for i in unknown:
+            gpu_s[i] += share
 
 
 def _split(
