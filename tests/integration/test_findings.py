@@ -50,6 +50,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 import gpulens.services.findings.detector as detector_module
+import gpulens.services.history.recorder as recorder_module
 from gpulens.api.app import create_app
 from gpulens.config import Settings
 from gpulens.core.metrics.processes import PsutilResolver, sanitize_name
@@ -299,7 +300,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
         # exist): they are gpulens' to check in /proc even where the tests run in a container.
         mp.setattr(detector_module, "sees_host_pids", lambda: True)
         app = create_app(settings, selection=Selection(provider), system=FakeSystem())
-    with serve_in_thread(app) as address:
+    with pytest.MonkeyPatch.context() as mp, serve_in_thread(app) as address:
+        # The accounting is handed to the store with every commit here, not every 30 s.
+        mp.setattr(recorder_module, "USAGE_FLUSH_S", recorder_module.FLUSH_S)
         stream = Listener(address)
         try:
             user = sanitize_name(psutil.Process(SELF).username(), limit=32)

@@ -28,7 +28,13 @@ from gpulens.services.findings.model import Event
 from gpulens.services.history import recorder as recorder_module
 from gpulens.services.history import store
 from gpulens.services.history.metrics import GPU_METRICS, HOST_KEY
-from gpulens.services.history.recorder import FLUSH_S, MAINTAIN_S, RETRY_S, HistoryRecorder
+from gpulens.services.history.recorder import (
+    FLUSH_S,
+    MAINTAIN_S,
+    RETRY_S,
+    USAGE_FLUSH_S,
+    HistoryRecorder,
+)
 from gpulens.services.history.store import DAY, TIERS, BlockRow
 from gpulens.services.messages import ProviderStatus
 from gpulens.services.sampler import Sample as SamplerSample
@@ -59,6 +65,12 @@ def db(tmp_path: Path) -> Path:
 def flush(rec: HistoryRecorder, clock: FakeClock) -> None:
     """One writer turn with a flush due."""
     clock.advance(FLUSH_S)
+    rec.step()
+
+
+def usage_flush(rec: HistoryRecorder, clock: FakeClock) -> None:
+    """One writer turn with a flush and the accounting's hand-over due."""
+    clock.advance(USAGE_FLUSH_S)
     rec.step()
 
 
@@ -945,7 +957,9 @@ def test_usage_is_counted_from_every_sample_and_written_with_the_commit(db: Path
     rec.step()
     assert _usage(db) == {(GPU0, 100): 9.0, ("GPU-00000001", 101): 9.0}  # nine intervals
     record(rec, [T0 + 10 + i for i in range(5)])
-    flush(rec, clock)
+    flush(rec, clock)  # blocks are committed every FLUSH_S, the accounting less often
+    assert _usage(db) == {(GPU0, 100): 9.0, ("GPU-00000001", 101): 9.0}
+    usage_flush(rec, clock)
     assert _usage(db) == {(GPU0, 100): 14.0, ("GPU-00000001", 101): 14.0}  # added, not again
     close(rec)
 
@@ -982,7 +996,7 @@ def test_usage_waiting_for_the_store_is_bounded(db: Path, monkeypatch: pytest.Mo
     flush(rec, clock)
     assert len(rec._usage_pending) == 3 and rec.stats.usage_dropped == 0
     record(rec, [T0 + 10_800 + i * 900 for i in range(8)], count=1)  # two hours more
-    flush(rec, clock)
+    usage_flush(rec, clock)
     hours = sorted(k[3] for k in rec._usage_pending)
     assert hours == [T0 + 2 * 3600, T0 + 3 * 3600, T0 + 4 * 3600]  # the newest three
     assert rec.stats.usage_dropped == 2
