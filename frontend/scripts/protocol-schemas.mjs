@@ -42,6 +42,14 @@ export const SCHEMAS = [
     root: 'UsageResponse',
     dispatch: null,
   },
+  {
+    schema: 'fleet.schema.json',
+    command: 'gpulens schema --fleet-history',
+    types: 'fleet.gen.ts',
+    validators: 'fleet.validate.gen',
+    root: 'FleetHistoryResponse',
+    dispatch: null,
+  },
 ];
 
 /** The first lines of every generated file: where it comes from. */

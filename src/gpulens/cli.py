@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--history", action="store_true", help="the GET /api/history response")
     which.add_argument("--events", action="store_true", help="the GET /api/events response")
     which.add_argument("--usage", action="store_true", help="the GET /api/usage response")
+    which.add_argument(
+        "--fleet-history", action="store_true", help="the GET /api/fleet/history response"
+    )
     sub.add_parser(
         "static-dir",
         help="print the directory the dashboard is served from (for nginx's root)",
@@ -81,6 +84,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
         model = EventsResponse if args.events else UsageResponse
         schema = model.model_json_schema(by_alias=True, mode="serialization")
         schema["title"] = f"gpulens GET /api/{'events' if args.events else 'usage'} response"
+    elif args.fleet_history:
+        from gpulens.services.fleet.model import FleetHistoryResponse
+
+        schema = FleetHistoryResponse.model_json_schema(by_alias=True, mode="serialization")
+        schema["title"] = "gpulens GET /api/fleet/history response"
     else:
         schema = messages.protocol_json_schema() if args.all else messages.telemetry_json_schema()
     print(json.dumps(schema, indent=2))

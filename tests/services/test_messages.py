@@ -46,11 +46,19 @@ def test_frontend_schema_matches_the_backend() -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["history", "events", "usage"])
-def test_frontend_api_schemas_match_the_backend(name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "option"),
+    [
+        ("history", "--history"),
+        ("events", "--events"),
+        ("usage", "--usage"),
+        ("fleet", "--fleet-history"),
+    ],
+)
+def test_frontend_api_schemas_match_the_backend(name: str, option: str) -> None:
     """The page validates GET /api/<name> with code generated from its committed copy."""
     committed = json.loads((FRONTEND_API / f"{name}.schema.json").read_text())
-    assert committed == published_schema(f"--{name}"), (
+    assert committed == published_schema(option), (
         f"frontend/src/api/{name}.schema.json is stale: run "
         "`cd frontend && npm run gen:schema` and commit what it rewrites"
     )
@@ -64,7 +72,7 @@ def test_every_server_message_type_is_in_the_schema() -> None:
         types.update(kind.get("enum", []) or ([kind["const"]] if "const" in kind else []))
     assert types == {
         "telemetry", "hello", "gpuAdded", "gpuRemoved", "status", "heartbeat", "error",
-        "findings", "event",
+        "findings", "event", "fleet",
     }  # fmt: skip
 
 

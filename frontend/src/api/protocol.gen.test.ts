@@ -19,7 +19,7 @@ describe.each(SCHEMAS)('$types', (entry) => {
 describe('the generated types', () => {
   it('cover every server message type', () => {
     const generated = read('./protocol.gen.ts');
-    for (const name of ['Telemetry', 'Hello', 'GpuChange', 'Status', 'Heartbeat', 'ErrorMessage']) {
+    for (const name of ['Telemetry', 'Hello', 'GpuChange', 'Status', 'Heartbeat', 'ErrorMessage', 'Fleet']) {
       expect(generated).toContain(`export interface ${name} {`);
     }
   });
@@ -32,7 +32,13 @@ describe('the generated types', () => {
   });
 
   it('the generator knows every committed schema', () => {
-    const committed = ['events.schema.json', 'history.schema.json', 'protocol.schema.json', 'usage.schema.json'];
+    const committed = [
+      'events.schema.json',
+      'fleet.schema.json',
+      'history.schema.json',
+      'protocol.schema.json',
+      'usage.schema.json',
+    ];
     expect(SCHEMAS.map((s) => s.schema).sort()).toEqual(committed);
   });
 });

@@ -2,7 +2,15 @@
  * (the output of `gpulens schema --all`). Do not edit by hand. */
 
 export type ServerMessage =
-  Telemetry | Hello | GpuChange | Status | Heartbeat | ErrorMessage | Findings | EventMessage;
+  | Telemetry
+  | Hello
+  | GpuChange
+  | Status
+  | Heartbeat
+  | ErrorMessage
+  | Findings
+  | EventMessage
+  | Fleet;
 
 /**
  * One sample, as streamed on ``/ws/gpu`` and printed by ``gpulens snapshot``.
@@ -174,6 +182,10 @@ export interface ClientConfig {
    * Utilization from which a GPU counts as busy, %.
    */
   busyUtilization: number;
+  /**
+   * Fleet mode is on (FLEET_PROMETHEUS_URL): the server sends fleet messages.
+   */
+  fleet?: boolean;
 }
 /**
  * Where the page starts to show a GPU as warm and as hot, °C (TEMP_WARN_C, TEMP_HOT_C).
@@ -301,4 +313,142 @@ export interface Findings {
 export interface EventMessage {
   type?: 'event';
   event: Event;
+}
+/**
+ * Every host and GPU Prometheus knows; sent after the hello and whenever it changes.
+ */
+export interface Fleet {
+  type?: 'fleet';
+  timestamp: string;
+  status: FleetStatus;
+  /**
+   * Sorted by label, then instance.
+   */
+  hosts: FleetHost[];
+  totals: FleetTotals;
+}
+/**
+ * Whether the last refresh worked, and if not, which failure.
+ */
+export interface FleetStatus {
+  /**
+   * off (no FLEET_PROMETHEUS_URL), ok, degraded (an answer came but part of it failed) or unavailable (Prometheus could not be queried; hosts are the last known).
+   */
+  state: 'off' | 'ok' | 'degraded' | 'unavailable';
+  /**
+   * Which failure, in one line (no secrets).
+   */
+  reason?: string | null;
+  /**
+   * When the last refresh ended, Unix seconds.
+   */
+  lastRefresh?: number | null;
+  /**
+   * When a refresh last worked, Unix seconds.
+   */
+  lastSuccess?: number | null;
+  /**
+   * PromQL queries made by the last refresh.
+   */
+  queries?: number;
+  /**
+   * How long the last refresh took.
+   */
+  durationMs?: number | null;
+}
+/**
+ * One scrape target (an instance) and its GPUs.
+ */
+export interface FleetHost {
+  /**
+   * What tells hosts apart: the target's instance.
+   */
+  key: string;
+  /**
+   * The `Hostname` label, else the host part of the instance.
+   */
+  host: string;
+  /**
+   * How to show the host: its name, 'name (instance)' when two instances share a name.
+   */
+  label: string;
+  instance: string;
+  job: string;
+  /**
+   * gpulens (the target exposes gpulens_* series), dcgm-exporter, or unknown (no GPU series at all).
+   */
+  exporter: 'gpulens' | 'dcgm-exporter' | 'unknown';
+  /**
+   * up; down (`up` is 0, or the target is gone from Prometheus); stale (no sample newer than FLEET_STALE_S).
+   */
+  state: 'up' | 'down' | 'stale';
+  /**
+   * The newest sample of this target, Unix seconds; None when unknown.
+   */
+  lastSample: number | null;
+  /**
+   * The host's own gpulens page, from the FLEET_LINK_LABEL target label (http or https only); None when not set.
+   */
+  url: string | null;
+  /**
+   * Why the host is down or stale.
+   */
+  reason?: string | null;
+  gpus: FleetGpu[];
+}
+/**
+ * One GPU of a host, as its exporter's latest samples in Prometheus say.
+ */
+export interface FleetGpu {
+  /**
+   * The GPU's index (the `gpu` label), as a string.
+   */
+  gpu: string;
+  /**
+   * The `UUID` label; None when missing.
+   */
+  uuid: string | null;
+  /**
+   * The `modelName` label; None when missing.
+   */
+  name: string | null;
+  /**
+   * DCGM_FI_DEV_GPU_UTIL, %.
+   */
+  utilization: number | null;
+  /**
+   * DCGM_FI_DEV_FB_USED, MiB.
+   */
+  memoryUsed: number | null;
+  /**
+   * FB_USED + FB_FREE (+ FB_RESERVED when exported), MiB.
+   */
+  memoryTotal: number | null;
+  /**
+   * DCGM_FI_DEV_GPU_TEMP, °C.
+   */
+  temperature: number | null;
+  /**
+   * DCGM_FI_DEV_POWER_USAGE, W.
+   */
+  powerUsage: number | null;
+  /**
+   * busy (utilization ≥ BUSY_UTILIZATION_PCT), idle, hot (temperature ≥ TEMP_HOT_C), stale (no recent sample) or down (its target is down, or gpulens marks the GPU failed). A stale or down GPU keeps its last-known values.
+   */
+  state: 'busy' | 'idle' | 'hot' | 'stale' | 'down';
+  /**
+   * Utilization sparkline, oldest first, one point per step (None: no sample).
+   */
+  history?: (number | null)[];
+}
+export interface FleetTotals {
+  hosts: number;
+  /**
+   * Hosts down or stale.
+   */
+  hostsDown: number;
+  gpus: number;
+  busy: number;
+  idle: number;
+  hot: number;
 }

@@ -29,6 +29,7 @@ export declare const Heartbeat: Validator<Wire.Heartbeat>;
 export declare const ErrorMessage: Validator<Wire.ErrorMessage>;
 export declare const Findings: Validator<Wire.Findings>;
 export declare const EventMessage: Validator<Wire.EventMessage>;
+export declare const Fleet: Validator<Wire.Fleet>;
 
 /** The validator for each server message `type`. */
 export declare const validators: {
@@ -41,4 +42,5 @@ export declare const validators: {
   error: Validator<Wire.ErrorMessage>;
   findings: Validator<Wire.Findings>;
   event: Validator<Wire.EventMessage>;
+  fleet: Validator<Wire.Fleet>;
 };

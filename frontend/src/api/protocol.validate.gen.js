@@ -1230,7 +1230,7 @@ validate53.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const Hello = validate60;
 const schema24 = {"additionalProperties":false,"properties":{"type":{"const":"hello","default":"hello","type":"string"},"config":{"$ref":"#/$defs/ClientConfig"},"status":{"$ref":"#/$defs/ProviderStatus"},"backfill":{"items":{"$ref":"#/$defs/Telemetry"},"type":"array"},"findings":{"items":{"$ref":"#/$defs/Event"},"type":"array","default":[]},"events":{"items":{"$ref":"#/$defs/Event"},"type":"array","default":[]}},"required":["config","status","backfill"],"type":"object"};
-const schema25 = {"additionalProperties":false,"properties":{"pollIntervalMs":{"type":"integer"},"wsBacklog":{"type":"integer"},"heartbeatIntervalMs":{"type":"integer"},"maxRate":{"type":"number"},"hostname":{"type":"string"},"version":{"type":"string"},"temperatureThresholds":{"$ref":"#/$defs/TemperatureThresholds"},"busyUtilization":{"type":"integer"}},"required":["pollIntervalMs","wsBacklog","heartbeatIntervalMs","maxRate","hostname","version","temperatureThresholds","busyUtilization"],"type":"object"};
+const schema25 = {"additionalProperties":false,"properties":{"pollIntervalMs":{"type":"integer"},"wsBacklog":{"type":"integer"},"heartbeatIntervalMs":{"type":"integer"},"maxRate":{"type":"number"},"hostname":{"type":"string"},"version":{"type":"string"},"temperatureThresholds":{"$ref":"#/$defs/TemperatureThresholds"},"busyUtilization":{"type":"integer"},"fleet":{"default":false,"type":"boolean"}},"required":["pollIntervalMs","wsBacklog","heartbeatIntervalMs","maxRate","hostname","version","temperatureThresholds","busyUtilization"],"type":"object"};
 const schema26 = {"additionalProperties":false,"properties":{"warn":{"type":"integer"},"hot":{"type":"integer"}},"required":["warn","hot"],"type":"object"};
 
 function validate62(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
@@ -1310,6 +1310,9 @@ evaluated0.items = undefined;
 }
 if(errors === 0){
 if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.fleet === undefined){
+data.fleet = false;
+}
 let missing0;
 if(((((((((data.pollIntervalMs === undefined) && (missing0 = "pollIntervalMs")) || ((data.wsBacklog === undefined) && (missing0 = "wsBacklog"))) || ((data.heartbeatIntervalMs === undefined) && (missing0 = "heartbeatIntervalMs"))) || ((data.maxRate === undefined) && (missing0 = "maxRate"))) || ((data.hostname === undefined) && (missing0 = "hostname"))) || ((data.version === undefined) && (missing0 = "version"))) || ((data.temperatureThresholds === undefined) && (missing0 = "temperatureThresholds"))) || ((data.busyUtilization === undefined) && (missing0 = "busyUtilization"))){
 validate61.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
@@ -1318,7 +1321,7 @@ return false;
 else {
 const _errs1 = errors;
 for(const key0 in data){
-if(!((((((((key0 === "pollIntervalMs") || (key0 === "wsBacklog")) || (key0 === "heartbeatIntervalMs")) || (key0 === "maxRate")) || (key0 === "hostname")) || (key0 === "version")) || (key0 === "temperatureThresholds")) || (key0 === "busyUtilization"))){
+if(!(func1.call(schema25.properties, key0))){
 delete data[key0];
 }
 }
@@ -1422,6 +1425,14 @@ var valid0 = _errs15 === errors;
 }
 else {
 var valid0 = true;
+}
+if(valid0){
+const _errs17 = errors;
+if(typeof data.fleet !== "boolean"){
+validate61.errors = [{instancePath:instancePath+"/fleet",schemaPath:"#/properties/fleet/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"}];
+return false;
+}
+var valid0 = _errs17 === errors;
 }
 }
 }
@@ -2497,6 +2508,832 @@ return errors === 0;
 }
 validate78.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+export const Fleet = validate80;
+const schema35 = {"additionalProperties":false,"properties":{"type":{"const":"fleet","default":"fleet","type":"string"},"timestamp":{"type":"string"},"status":{"$ref":"#/$defs/FleetStatus"},"hosts":{"items":{"$ref":"#/$defs/FleetHost"},"type":"array"},"totals":{"$ref":"#/$defs/FleetTotals"}},"required":["timestamp","status","hosts","totals"],"type":"object"};
+const schema36 = {"additionalProperties":false,"properties":{"state":{"enum":["off","ok","degraded","unavailable"],"type":"string"},"reason":{"default":null,"type":["string","null"]},"lastRefresh":{"default":null,"type":["number","null"]},"lastSuccess":{"default":null,"type":["number","null"]},"queries":{"default":0,"minimum":0,"type":"integer"},"durationMs":{"default":null,"type":["number","null"]}},"required":["state"],"type":"object"};
+
+function validate81(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate81.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.reason === undefined){
+data.reason = null;
+}
+if(data.lastRefresh === undefined){
+data.lastRefresh = null;
+}
+if(data.lastSuccess === undefined){
+data.lastSuccess = null;
+}
+if(data.queries === undefined){
+data.queries = 0;
+}
+if(data.durationMs === undefined){
+data.durationMs = null;
+}
+let missing0;
+if((data.state === undefined) && (missing0 = "state")){
+validate81.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((key0 === "state") || (key0 === "reason")) || (key0 === "lastRefresh")) || (key0 === "lastSuccess")) || (key0 === "queries")) || (key0 === "durationMs"))){
+delete data[key0];
+}
+}
+if(_errs1 === errors){
+if(data.state !== undefined){
+let data0 = data.state;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate81.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!((((data0 === "off") || (data0 === "ok")) || (data0 === "degraded")) || (data0 === "unavailable"))){
+validate81.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema36.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data1 = data.reason;
+const _errs4 = errors;
+if((typeof data1 !== "string") && (data1 !== null)){
+validate81.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: schema36.properties.reason.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+if(valid0){
+let data2 = data.lastRefresh;
+const _errs6 = errors;
+if((!((typeof data2 == "number") && (isFinite(data2)))) && (data2 !== null)){
+validate81.errors = [{instancePath:instancePath+"/lastRefresh",schemaPath:"#/properties/lastRefresh/type",keyword:"type",params:{type: schema36.properties.lastRefresh.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+if(valid0){
+let data3 = data.lastSuccess;
+const _errs8 = errors;
+if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
+validate81.errors = [{instancePath:instancePath+"/lastSuccess",schemaPath:"#/properties/lastSuccess/type",keyword:"type",params:{type: schema36.properties.lastSuccess.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+if(valid0){
+let data4 = data.queries;
+const _errs10 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate81.errors = [{instancePath:instancePath+"/queries",schemaPath:"#/properties/queries/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 0 || isNaN(data4)){
+validate81.errors = [{instancePath:instancePath+"/queries",schemaPath:"#/properties/queries/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs10 === errors;
+if(valid0){
+let data5 = data.durationMs;
+const _errs12 = errors;
+if((!((typeof data5 == "number") && (isFinite(data5)))) && (data5 !== null)){
+validate81.errors = [{instancePath:instancePath+"/durationMs",schemaPath:"#/properties/durationMs/type",keyword:"type",params:{type: schema36.properties.durationMs.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate81.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate81.errors = vErrors;
+return errors === 0;
+}
+validate81.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema37 = {"additionalProperties":false,"properties":{"key":{"type":"string"},"host":{"type":"string"},"label":{"type":"string"},"instance":{"type":"string"},"job":{"type":"string"},"exporter":{"enum":["gpulens","dcgm-exporter","unknown"],"type":"string"},"state":{"enum":["up","down","stale"],"type":"string"},"lastSample":{"type":["number","null"]},"url":{"type":["string","null"]},"reason":{"default":null,"type":["string","null"]},"gpus":{"items":{"$ref":"#/$defs/FleetGpu"},"type":"array"}},"required":["key","host","label","instance","job","exporter","state","lastSample","url","gpus"],"type":"object"};
+const schema38 = {"additionalProperties":false,"properties":{"gpu":{"type":"string"},"uuid":{"type":["string","null"]},"name":{"type":["string","null"]},"utilization":{"type":["number","null"]},"memoryUsed":{"type":["number","null"]},"memoryTotal":{"type":["number","null"]},"temperature":{"type":["number","null"]},"powerUsage":{"type":["number","null"]},"state":{"enum":["busy","idle","hot","stale","down"],"type":"string"},"history":{"items":{"type":["number","null"]},"type":"array","default":[]}},"required":["gpu","uuid","name","utilization","memoryUsed","memoryTotal","temperature","powerUsage","state"],"type":"object"};
+
+function validate84(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate84.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.history === undefined){
+data.history = [];
+}
+let missing0;
+if((((((((((data.gpu === undefined) && (missing0 = "gpu")) || ((data.uuid === undefined) && (missing0 = "uuid"))) || ((data.name === undefined) && (missing0 = "name"))) || ((data.utilization === undefined) && (missing0 = "utilization"))) || ((data.memoryUsed === undefined) && (missing0 = "memoryUsed"))) || ((data.memoryTotal === undefined) && (missing0 = "memoryTotal"))) || ((data.temperature === undefined) && (missing0 = "temperature"))) || ((data.powerUsage === undefined) && (missing0 = "powerUsage"))) || ((data.state === undefined) && (missing0 = "state"))){
+validate84.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func1.call(schema38.properties, key0))){
+delete data[key0];
+}
+}
+if(_errs1 === errors){
+if(data.gpu !== undefined){
+const _errs2 = errors;
+if(typeof data.gpu !== "string"){
+validate84.errors = [{instancePath:instancePath+"/gpu",schemaPath:"#/properties/gpu/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.uuid !== undefined){
+let data1 = data.uuid;
+const _errs4 = errors;
+if((typeof data1 !== "string") && (data1 !== null)){
+validate84.errors = [{instancePath:instancePath+"/uuid",schemaPath:"#/properties/uuid/type",keyword:"type",params:{type: schema38.properties.uuid.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.name !== undefined){
+let data2 = data.name;
+const _errs6 = errors;
+if((typeof data2 !== "string") && (data2 !== null)){
+validate84.errors = [{instancePath:instancePath+"/name",schemaPath:"#/properties/name/type",keyword:"type",params:{type: schema38.properties.name.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.utilization !== undefined){
+let data3 = data.utilization;
+const _errs8 = errors;
+if((!((typeof data3 == "number") && (isFinite(data3)))) && (data3 !== null)){
+validate84.errors = [{instancePath:instancePath+"/utilization",schemaPath:"#/properties/utilization/type",keyword:"type",params:{type: schema38.properties.utilization.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.memoryUsed !== undefined){
+let data4 = data.memoryUsed;
+const _errs10 = errors;
+if((!((typeof data4 == "number") && (isFinite(data4)))) && (data4 !== null)){
+validate84.errors = [{instancePath:instancePath+"/memoryUsed",schemaPath:"#/properties/memoryUsed/type",keyword:"type",params:{type: schema38.properties.memoryUsed.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.memoryTotal !== undefined){
+let data5 = data.memoryTotal;
+const _errs12 = errors;
+if((!((typeof data5 == "number") && (isFinite(data5)))) && (data5 !== null)){
+validate84.errors = [{instancePath:instancePath+"/memoryTotal",schemaPath:"#/properties/memoryTotal/type",keyword:"type",params:{type: schema38.properties.memoryTotal.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.temperature !== undefined){
+let data6 = data.temperature;
+const _errs14 = errors;
+if((!((typeof data6 == "number") && (isFinite(data6)))) && (data6 !== null)){
+validate84.errors = [{instancePath:instancePath+"/temperature",schemaPath:"#/properties/temperature/type",keyword:"type",params:{type: schema38.properties.temperature.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.powerUsage !== undefined){
+let data7 = data.powerUsage;
+const _errs16 = errors;
+if((!((typeof data7 == "number") && (isFinite(data7)))) && (data7 !== null)){
+validate84.errors = [{instancePath:instancePath+"/powerUsage",schemaPath:"#/properties/powerUsage/type",keyword:"type",params:{type: schema38.properties.powerUsage.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data8 = data.state;
+const _errs18 = errors;
+if(typeof data8 !== "string"){
+validate84.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((((data8 === "busy") || (data8 === "idle")) || (data8 === "hot")) || (data8 === "stale")) || (data8 === "down"))){
+validate84.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema38.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data9 = data.history;
+const _errs20 = errors;
+if(errors === _errs20){
+if(Array.isArray(data9)){
+var valid1 = true;
+const len0 = data9.length;
+for(let i0=0; i0<len0; i0++){
+let data10 = data9[i0];
+const _errs22 = errors;
+if((!((typeof data10 == "number") && (isFinite(data10)))) && (data10 !== null)){
+validate84.errors = [{instancePath:instancePath+"/history/" + i0,schemaPath:"#/properties/history/items/type",keyword:"type",params:{type: schema38.properties.history.items.type},message:"must be number,null"}];
+return false;
+}
+var valid1 = _errs22 === errors;
+if(!valid1){
+break;
+}
+}
+}
+else {
+validate84.errors = [{instancePath:instancePath+"/history",schemaPath:"#/properties/history/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs20 === errors;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate84.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate84.errors = vErrors;
+return errors === 0;
+}
+validate84.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate83(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate83.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.reason === undefined){
+data.reason = null;
+}
+let missing0;
+if(((((((((((data.key === undefined) && (missing0 = "key")) || ((data.host === undefined) && (missing0 = "host"))) || ((data.label === undefined) && (missing0 = "label"))) || ((data.instance === undefined) && (missing0 = "instance"))) || ((data.job === undefined) && (missing0 = "job"))) || ((data.exporter === undefined) && (missing0 = "exporter"))) || ((data.state === undefined) && (missing0 = "state"))) || ((data.lastSample === undefined) && (missing0 = "lastSample"))) || ((data.url === undefined) && (missing0 = "url"))) || ((data.gpus === undefined) && (missing0 = "gpus"))){
+validate83.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(func1.call(schema37.properties, key0))){
+delete data[key0];
+}
+}
+if(_errs1 === errors){
+if(data.key !== undefined){
+const _errs2 = errors;
+if(typeof data.key !== "string"){
+validate83.errors = [{instancePath:instancePath+"/key",schemaPath:"#/properties/key/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.host !== undefined){
+const _errs4 = errors;
+if(typeof data.host !== "string"){
+validate83.errors = [{instancePath:instancePath+"/host",schemaPath:"#/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.label !== undefined){
+const _errs6 = errors;
+if(typeof data.label !== "string"){
+validate83.errors = [{instancePath:instancePath+"/label",schemaPath:"#/properties/label/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.instance !== undefined){
+const _errs8 = errors;
+if(typeof data.instance !== "string"){
+validate83.errors = [{instancePath:instancePath+"/instance",schemaPath:"#/properties/instance/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.job !== undefined){
+const _errs10 = errors;
+if(typeof data.job !== "string"){
+validate83.errors = [{instancePath:instancePath+"/job",schemaPath:"#/properties/job/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.exporter !== undefined){
+let data5 = data.exporter;
+const _errs12 = errors;
+if(typeof data5 !== "string"){
+validate83.errors = [{instancePath:instancePath+"/exporter",schemaPath:"#/properties/exporter/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((data5 === "gpulens") || (data5 === "dcgm-exporter")) || (data5 === "unknown"))){
+validate83.errors = [{instancePath:instancePath+"/exporter",schemaPath:"#/properties/exporter/enum",keyword:"enum",params:{allowedValues: schema37.properties.exporter.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.state !== undefined){
+let data6 = data.state;
+const _errs14 = errors;
+if(typeof data6 !== "string"){
+validate83.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if(!(((data6 === "up") || (data6 === "down")) || (data6 === "stale"))){
+validate83.errors = [{instancePath:instancePath+"/state",schemaPath:"#/properties/state/enum",keyword:"enum",params:{allowedValues: schema37.properties.state.enum},message:"must be equal to one of the allowed values"}];
+return false;
+}
+var valid0 = _errs14 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.lastSample !== undefined){
+let data7 = data.lastSample;
+const _errs16 = errors;
+if((!((typeof data7 == "number") && (isFinite(data7)))) && (data7 !== null)){
+validate83.errors = [{instancePath:instancePath+"/lastSample",schemaPath:"#/properties/lastSample/type",keyword:"type",params:{type: schema37.properties.lastSample.type},message:"must be number,null"}];
+return false;
+}
+var valid0 = _errs16 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.url !== undefined){
+let data8 = data.url;
+const _errs18 = errors;
+if((typeof data8 !== "string") && (data8 !== null)){
+validate83.errors = [{instancePath:instancePath+"/url",schemaPath:"#/properties/url/type",keyword:"type",params:{type: schema37.properties.url.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs18 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+let data9 = data.reason;
+const _errs20 = errors;
+if((typeof data9 !== "string") && (data9 !== null)){
+validate83.errors = [{instancePath:instancePath+"/reason",schemaPath:"#/properties/reason/type",keyword:"type",params:{type: schema37.properties.reason.type},message:"must be string,null"}];
+return false;
+}
+var valid0 = _errs20 === errors;
+if(valid0){
+if(data.gpus !== undefined){
+let data10 = data.gpus;
+const _errs22 = errors;
+if(errors === _errs22){
+if(Array.isArray(data10)){
+var valid1 = true;
+const len0 = data10.length;
+for(let i0=0; i0<len0; i0++){
+const _errs24 = errors;
+if(!(validate84(data10[i0], {instancePath:instancePath+"/gpus/" + i0,parentData:data10,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate84.errors : vErrors.concat(validate84.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs24 === errors;
+if(!valid1){
+break;
+}
+}
+}
+else {
+validate83.errors = [{instancePath:instancePath+"/gpus",schemaPath:"#/properties/gpus/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs22 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate83.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate83.errors = vErrors;
+return errors === 0;
+}
+validate83.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+const schema39 = {"additionalProperties":false,"properties":{"hosts":{"minimum":0,"type":"integer"},"hostsDown":{"minimum":0,"type":"integer"},"gpus":{"minimum":0,"type":"integer"},"busy":{"minimum":0,"type":"integer"},"idle":{"minimum":0,"type":"integer"},"hot":{"minimum":0,"type":"integer"}},"required":["hosts","hostsDown","gpus","busy","idle","hot"],"type":"object"};
+
+function validate87(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate87.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+let missing0;
+if(((((((data.hosts === undefined) && (missing0 = "hosts")) || ((data.hostsDown === undefined) && (missing0 = "hostsDown"))) || ((data.gpus === undefined) && (missing0 = "gpus"))) || ((data.busy === undefined) && (missing0 = "busy"))) || ((data.idle === undefined) && (missing0 = "idle"))) || ((data.hot === undefined) && (missing0 = "hot"))){
+validate87.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!((((((key0 === "hosts") || (key0 === "hostsDown")) || (key0 === "gpus")) || (key0 === "busy")) || (key0 === "idle")) || (key0 === "hot"))){
+delete data[key0];
+}
+}
+if(_errs1 === errors){
+if(data.hosts !== undefined){
+let data0 = data.hosts;
+const _errs2 = errors;
+if(!(((typeof data0 == "number") && (!(data0 % 1) && !isNaN(data0))) && (isFinite(data0)))){
+validate87.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs2){
+if((typeof data0 == "number") && (isFinite(data0))){
+if(data0 < 0 || isNaN(data0)){
+validate87.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs2 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hostsDown !== undefined){
+let data1 = data.hostsDown;
+const _errs4 = errors;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+validate87.errors = [{instancePath:instancePath+"/hostsDown",schemaPath:"#/properties/hostsDown/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs4){
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 < 0 || isNaN(data1)){
+validate87.errors = [{instancePath:instancePath+"/hostsDown",schemaPath:"#/properties/hostsDown/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.gpus !== undefined){
+let data2 = data.gpus;
+const _errs6 = errors;
+if(!(((typeof data2 == "number") && (!(data2 % 1) && !isNaN(data2))) && (isFinite(data2)))){
+validate87.errors = [{instancePath:instancePath+"/gpus",schemaPath:"#/properties/gpus/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs6){
+if((typeof data2 == "number") && (isFinite(data2))){
+if(data2 < 0 || isNaN(data2)){
+validate87.errors = [{instancePath:instancePath+"/gpus",schemaPath:"#/properties/gpus/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.busy !== undefined){
+let data3 = data.busy;
+const _errs8 = errors;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+validate87.errors = [{instancePath:instancePath+"/busy",schemaPath:"#/properties/busy/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs8){
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+validate87.errors = [{instancePath:instancePath+"/busy",schemaPath:"#/properties/busy/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs8 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.idle !== undefined){
+let data4 = data.idle;
+const _errs10 = errors;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+validate87.errors = [{instancePath:instancePath+"/idle",schemaPath:"#/properties/idle/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs10){
+if((typeof data4 == "number") && (isFinite(data4))){
+if(data4 < 0 || isNaN(data4)){
+validate87.errors = [{instancePath:instancePath+"/idle",schemaPath:"#/properties/idle/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hot !== undefined){
+let data5 = data.hot;
+const _errs12 = errors;
+if(!(((typeof data5 == "number") && (!(data5 % 1) && !isNaN(data5))) && (isFinite(data5)))){
+validate87.errors = [{instancePath:instancePath+"/hot",schemaPath:"#/properties/hot/type",keyword:"type",params:{type: "integer"},message:"must be integer"}];
+return false;
+}
+if(errors === _errs12){
+if((typeof data5 == "number") && (isFinite(data5))){
+if(data5 < 0 || isNaN(data5)){
+validate87.errors = [{instancePath:instancePath+"/hot",schemaPath:"#/properties/hot/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"}];
+return false;
+}
+}
+}
+var valid0 = _errs12 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate87.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate87.errors = vErrors;
+return errors === 0;
+}
+validate87.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
+
+function validate80(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
+let vErrors = null;
+let errors = 0;
+const evaluated0 = validate80.evaluated;
+if(evaluated0.dynamicProps){
+evaluated0.props = undefined;
+}
+if(evaluated0.dynamicItems){
+evaluated0.items = undefined;
+}
+if(errors === 0){
+if(data && typeof data == "object" && !Array.isArray(data)){
+if(data.type === undefined){
+data.type = "fleet";
+}
+let missing0;
+if(((((data.timestamp === undefined) && (missing0 = "timestamp")) || ((data.status === undefined) && (missing0 = "status"))) || ((data.hosts === undefined) && (missing0 = "hosts"))) || ((data.totals === undefined) && (missing0 = "totals"))){
+validate80.errors = [{instancePath,schemaPath:"#/required",keyword:"required",params:{missingProperty: missing0},message:"must have required property '"+missing0+"'"}];
+return false;
+}
+else {
+const _errs1 = errors;
+for(const key0 in data){
+if(!(((((key0 === "type") || (key0 === "timestamp")) || (key0 === "status")) || (key0 === "hosts")) || (key0 === "totals"))){
+delete data[key0];
+}
+}
+if(_errs1 === errors){
+let data0 = data.type;
+const _errs2 = errors;
+if(typeof data0 !== "string"){
+validate80.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+if("fleet" !== data0){
+validate80.errors = [{instancePath:instancePath+"/type",schemaPath:"#/properties/type/const",keyword:"const",params:{allowedValue: "fleet"},message:"must be equal to constant"}];
+return false;
+}
+var valid0 = _errs2 === errors;
+if(valid0){
+if(data.timestamp !== undefined){
+const _errs4 = errors;
+if(typeof data.timestamp !== "string"){
+validate80.errors = [{instancePath:instancePath+"/timestamp",schemaPath:"#/properties/timestamp/type",keyword:"type",params:{type: "string"},message:"must be string"}];
+return false;
+}
+var valid0 = _errs4 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.status !== undefined){
+const _errs6 = errors;
+if(!(validate81(data.status, {instancePath:instancePath+"/status",parentData:data,parentDataProperty:"status",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate81.errors : vErrors.concat(validate81.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs6 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.hosts !== undefined){
+let data3 = data.hosts;
+const _errs7 = errors;
+if(errors === _errs7){
+if(Array.isArray(data3)){
+var valid1 = true;
+const len0 = data3.length;
+for(let i0=0; i0<len0; i0++){
+const _errs9 = errors;
+if(!(validate83(data3[i0], {instancePath:instancePath+"/hosts/" + i0,parentData:data3,parentDataProperty:i0,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate83.errors : vErrors.concat(validate83.errors);
+errors = vErrors.length;
+}
+var valid1 = _errs9 === errors;
+if(!valid1){
+break;
+}
+}
+}
+else {
+validate80.errors = [{instancePath:instancePath+"/hosts",schemaPath:"#/properties/hosts/type",keyword:"type",params:{type: "array"},message:"must be array"}];
+return false;
+}
+}
+var valid0 = _errs7 === errors;
+}
+else {
+var valid0 = true;
+}
+if(valid0){
+if(data.totals !== undefined){
+const _errs10 = errors;
+if(!(validate87(data.totals, {instancePath:instancePath+"/totals",parentData:data,parentDataProperty:"totals",rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate87.errors : vErrors.concat(validate87.errors);
+errors = vErrors.length;
+}
+var valid0 = _errs10 === errors;
+}
+else {
+var valid0 = true;
+}
+}
+}
+}
+}
+}
+}
+}
+else {
+validate80.errors = [{instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"}];
+return false;
+}
+}
+validate80.errors = vErrors;
+return errors === 0;
+}
+validate80.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
+
 
 /** The validator for each server message `type`. */
 export const validators = {
@@ -2509,4 +3346,5 @@ export const validators = {
   error: ErrorMessage,
   findings: Findings,
   event: EventMessage,
+  fleet: Fleet,
 };

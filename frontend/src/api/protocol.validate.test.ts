@@ -32,7 +32,7 @@ describe.each(SCHEMAS)('$validators.js', (entry) => {
 describe('protocol.validate.gen.js', () => {
   it('has a validator for every server message type', () => {
     expect(Object.keys(validators).sort()).toEqual(
-      ['error', 'event', 'findings', 'gpuAdded', 'gpuRemoved', 'heartbeat', 'hello', 'status', 'telemetry'],
+      ['error', 'event', 'findings', 'fleet', 'gpuAdded', 'gpuRemoved', 'heartbeat', 'hello', 'status', 'telemetry'],
     );
     expect(messageTypes(schema)).toMatchObject({ gpuAdded: 'GpuChange', gpuRemoved: 'GpuChange' });
   });

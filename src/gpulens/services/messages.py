@@ -8,6 +8,7 @@ from pydantic import Field, TypeAdapter
 
 from gpulens.core.metrics.schema import CamelModel, Reason, Telemetry, Timestamp
 from gpulens.services.findings.model import Event
+from gpulens.services.fleet.model import Fleet
 
 ProviderState = Literal["ok", "degraded", "unavailable"]
 
@@ -30,6 +31,10 @@ class ClientConfig(CamelModel):
     version: str
     temperature_thresholds: TemperatureThresholds
     busy_utilization: int = Field(description="Utilization from which a GPU counts as busy, %.")
+    fleet: bool = Field(
+        False,
+        description="Fleet mode is on (FLEET_PROMETHEUS_URL): the server sends fleet messages.",
+    )
 
 
 class ProviderStatus(CamelModel):
@@ -111,7 +116,15 @@ class EventMessage(CamelModel):
 
 
 ServerMessage = (
-    Telemetry | Hello | GpuChange | Status | Heartbeat | ErrorMessage | Findings | EventMessage
+    Telemetry
+    | Hello
+    | GpuChange
+    | Status
+    | Heartbeat
+    | ErrorMessage
+    | Findings
+    | EventMessage
+    | Fleet
 )
 
 
