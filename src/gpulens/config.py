@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -196,6 +197,41 @@ class Settings(BaseSettings):
         "(user-1a2b), for shared screens.",
     )
 
+    fleet_prometheus_url: str | None = Field(
+        None,
+        description="Prometheus server the Fleet view queries (http:// or https://, e.g. "
+        "http://prometheus:9090); unset: fleet mode off.",
+    )
+    fleet_refresh_s: float = Field(
+        5, ge=1, le=300, description="Seconds between fleet refreshes, 1-300."
+    )
+    fleet_timeout_s: float = Field(
+        3, ge=0.5, le=60, description="Longest wait for one Prometheus query, 0.5-60 s."
+    )
+    fleet_stale_s: float = Field(
+        45, ge=1, le=86_400,
+        description="A target with no sample newer than this is stale, 1-86400 s "
+        "(about 3 scrape intervals).",
+    )  # fmt: skip
+    fleet_username: str | None = Field(
+        None, description="User name for basic auth to Prometheus (with FLEET_PASSWORD_FILE)."
+    )
+    fleet_password_file: Path | None = Field(
+        None, description="File holding the basic-auth password, read at start-up."
+    )
+    fleet_bearer_token_file: Path | None = Field(
+        None, description="File holding a bearer token for Prometheus, read at start-up."
+    )
+    fleet_ca_file: Path | None = Field(
+        None, description="PEM file of the CA that signed Prometheus' certificate (https)."
+    )
+    fleet_link_label: str = Field(
+        "gpulens_url",
+        pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+        description="Target label holding a host's gpulens page URL (set in the scrape "
+        "configuration); a Prometheus label name.",
+    )
+
     @field_validator("allowed_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
@@ -270,6 +306,62 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a directory")
         return value
 
+    @field_validator("fleet_prometheus_url")
+    @classmethod
+    def _fleet_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                "credentials do not belong in the URL: use FLEET_USERNAME and FLEET_PASSWORD_FILE"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError("give the server's base URL, without ? or #")
+        return value.strip().rstrip("/")
+
+    @field_validator("fleet_password_file", "fleet_bearer_token_file", "fleet_ca_file")
+    @classmethod
+    def _fleet_file(cls, value: Path | None) -> Path | None:
+        """The file is there, readable and not empty (its content is read by fleet_secrets)."""
+        if value is None or str(value) == "":
+            return None
+        try:
+            data = value.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot be read ({exc.strerror or type(exc).__name__})") from None
+        if not data.strip():
+            raise ValueError("is empty")
+        return value
+
+    @field_validator("fleet_ca_file")
+    @classmethod
+    def _fleet_ca(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                ssl.create_default_context(cafile=str(value))
+            except (ssl.SSLError, OSError, ValueError):
+                raise ValueError("holds no PEM certificate") from None
+        return value
+
+    @field_validator("fleet_bearer_token_file")
+    @classmethod
+    def _one_auth(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("fleet_username"):
+            raise ValueError("give either FLEET_USERNAME/FLEET_PASSWORD_FILE or a bearer token")
+        return value
+
+    @field_validator("fleet_password_file")
+    @classmethod
+    def _password_needs_user(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None and info.data.get("fleet_username"):
+            raise ValueError("FLEET_USERNAME is set: give the password's file too")
+        if value is not None and not info.data.get("fleet_username"):
+            raise ValueError("give FLEET_USERNAME too")
+        return value
+
     @field_validator("temp_hot_c")
     @classmethod
     def _hot_above_warn(cls, value: int, info: ValidationInfo) -> int:
@@ -293,6 +385,13 @@ class Settings(BaseSettings):
             return Path(state) / "history.db"
         xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
         return Path(xdg) / "gpulens" / "history.db"
+
+    def fleet_secret(self, which: Literal["password", "token"]) -> str | None:
+        """The password or bearer token, read from its file (validated at start-up)."""
+        path = self.fleet_password_file if which == "password" else self.fleet_bearer_token_file
+        if path is None:
+            return None
+        return path.read_text(encoding="utf-8").strip()
 
     @property
     def poll_interval(self) -> float:

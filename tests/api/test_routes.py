@@ -28,8 +28,9 @@ def test_health_reports_provider_clients_and_age(client: TestClient) -> None:
     assert body["lastSampleAgeS"] is not None and body["lastSampleAgeS"] >= 0
     assert set(body) == {
         "status", "provider", "reason", "unavailable", "lastSampleAgeS", "clients", "uptimeS",
-        "version", "history", "events", "xid",
+        "version", "history", "events", "xid", "fleet",
     }  # fmt: skip
+    assert body["fleet"] == {"state": "off", "reason": None}
     assert body["history"]["state"] in ("starting", "ok")
     assert "path" not in body["history"]  # the file's path is in the log, not on the wire
 
@@ -74,8 +75,9 @@ def test_config_is_allow_listed(client: TestClient) -> None:
     body = client.get("/api/config").json()
     assert set(body) == {
         "pollIntervalMs", "wsBacklog", "heartbeatIntervalMs", "maxRate", "hostname", "version",
-        "temperatureThresholds", "busyUtilization",
+        "temperatureThresholds", "busyUtilization", "fleet",
     }  # fmt: skip
+    assert body["fleet"] is False  # fleet mode off; no Prometheus URL or secret ever here
     assert body["pollIntervalMs"] == 250
     assert body["temperatureThresholds"] == {"warn": 70, "hot": 85}
     assert body["busyUtilization"] == 10

@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from gpulens import __version__
 from gpulens.api.events import router as events_router
+from gpulens.api.fleet import router as fleet_router
 from gpulens.api.history import router as history_router
 from gpulens.api.metrics import install_metrics
 from gpulens.api.routes import router
@@ -34,6 +35,8 @@ from gpulens.core.metrics.providers import Selection, select
 from gpulens.core.metrics.providers.replay import ReplayProvider
 from gpulens.core.metrics.system import SystemSource
 from gpulens.services.findings.detector import FindingsDetector, Thresholds
+from gpulens.services.fleet.client import Auth, PrometheusClient
+from gpulens.services.fleet.poller import FleetOptions, FleetPoller
 from gpulens.services.history.recorder import HistoryRecorder, Sample
 from gpulens.services.history.seed import DEMO_PAST_STEP_S, replay_past
 from gpulens.services.messages import ClientConfig, TemperatureThresholds
@@ -57,6 +60,7 @@ def client_config(settings: Settings) -> ClientConfig:
             warn=settings.temp_warn_c, hot=settings.temp_hot_c
         ),
         busy_utilization=settings.busy_utilization_pct,
+        fleet=settings.fleet_prometheus_url is not None,
     )
 
 
@@ -93,6 +97,32 @@ def make_history(settings: Settings) -> HistoryRecorder | None:
     )
 
 
+def make_fleet(settings: Settings, hub: Hub) -> FleetPoller | None:
+    """The fleet loop (None without FLEET_PROMETHEUS_URL). The secrets are read here, at
+    start-up, from their files (checked by the settings), and go nowhere but the headers."""
+    if settings.fleet_prometheus_url is None:
+        return None
+    auth = Auth(
+        username=settings.fleet_username,
+        password=settings.fleet_secret("password"),
+        token=settings.fleet_secret("token"),
+    )
+    client = PrometheusClient(
+        settings.fleet_prometheus_url,
+        timeout=settings.fleet_timeout_s,
+        auth=auth,
+        ca_file=settings.fleet_ca_file,
+    )
+    options = FleetOptions(
+        refresh_s=settings.fleet_refresh_s,
+        stale_s=settings.fleet_stale_s,
+        busy_pct=settings.busy_utilization_pct,
+        hot_c=settings.temp_hot_c,
+        link_label=settings.fleet_link_label,
+    )
+    return FleetPoller(client, options, hub)
+
+
 def create_app(
     settings: Settings,
     selection: Selection | None = None,
@@ -120,6 +150,9 @@ def create_app(
             asyncio.create_task(sampler.run(), name="sampler"),
             asyncio.create_task(run_housekeeping(hub), name="housekeeping"),
         ]
+        if fleet is not None:  # one loop for every page; never in the sampler's way
+            log.info("fleet mode: Prometheus at %s", fleet.client.base_url)
+            tasks.append(asyncio.create_task(fleet.run(), name="fleet"))
         try:
             yield
         finally:
@@ -127,6 +160,8 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             sampler.close()
+            if fleet is not None:
+                await fleet.client.aclose()
             if history is not None:
                 await asyncio.to_thread(history.stop)
 
@@ -145,7 +180,10 @@ def create_app(
     app.include_router(history_router)
     app.include_router(events_router)
     app.include_router(usage_router)
+    app.include_router(fleet_router)
     hub = make_hub(settings)
+    fleet = make_fleet(settings, hub)
+    app.state.fleet = fleet
     metrics = install_metrics(app, settings, hub)  # before the dashboard's catch-all mount at /
     # The stream's observers: each gets every update; none relies on another or on this order.
     observers: list[Observer] = [hub]  # /ws/gpu: delivers the frames to the clients

@@ -9,8 +9,10 @@ from pydantic import BaseModel, Field
 
 from gpulens import __version__
 from gpulens.api.deps import HistoryDep, HubDep, PolicyDep, SamplerDep, StreamDep
+from gpulens.api.fleet import FleetDep
 from gpulens.core.metrics.providers.base import XidState
 from gpulens.core.metrics.schema import CamelModel
+from gpulens.services.fleet.poller import FleetPoller
 from gpulens.services.history.recorder import HistoryRecorder
 from gpulens.services.messages import ClientConfig
 from gpulens.services.sampler import Sampler
@@ -31,6 +33,11 @@ class XidHealth(CamelModel):
     )
 
 
+class FleetHealth(CamelModel):
+    state: Literal["off", "ok", "degraded", "unavailable", "starting"]
+    reason: str | None = Field(None, description="Which failure (no secrets).")
+
+
 class Health(CamelModel):
     status: Literal["ok", "degraded"]
     provider: str | None
@@ -43,10 +50,15 @@ class Health(CamelModel):
     history: HistoryHealth = Field(description="The history store: its state, and why if paused.")
     events: int = Field(ge=0, description="Findings active now (the findings message).")
     xid: XidHealth = Field(description="Whether the driver's XID errors are watched, and why not.")
+    fleet: FleetHealth = Field(
+        description="Fleet mode: whether Prometheus answers (never changes `status`)."
+    )
 
 
 @router.get("/api/health", response_model=Health, response_model_by_alias=True)
-def health(hub: HubDep, stream: StreamDep, sampler: SamplerDep, recorder: HistoryDep) -> BaseModel:
+def health(
+    hub: HubDep, stream: StreamDep, sampler: SamplerDep, recorder: HistoryDep, fleet: FleetDep
+) -> BaseModel:
     """Service health: provider state, age of the last sample, connected clients."""
     now = stream.clock()
     age = None if stream.last_sample_at is None else round(now - stream.last_sample_at, 3)
@@ -66,6 +78,7 @@ def health(hub: HubDep, stream: StreamDep, sampler: SamplerDep, recorder: Histor
         history=_history(recorder),
         events=len(stream.findings),
         xid=_xid(sampler),
+        fleet=_fleet(fleet),
     )
 
 
@@ -75,6 +88,15 @@ def _history(recorder: HistoryRecorder | None) -> HistoryHealth:
         return HistoryHealth(state="off")
     status = recorder.status()
     return HistoryHealth(state=status.state, reason=status.reason, bytes=status.bytes)
+
+
+def _fleet(fleet: FleetPoller | None) -> FleetHealth:
+    if fleet is None:
+        return FleetHealth(state="off")
+    status = fleet.state
+    if status is None:
+        return FleetHealth(state="starting")
+    return FleetHealth(state=status.state, reason=status.reason)
 
 
 def _xid(sampler: Sampler) -> XidHealth:

@@ -111,6 +111,9 @@ class Hub:
         self.stats = HubStats()
         self.clients: set[Client] = set()
         self.last_seq = -1  # the last telemetry seq delivered, for heartbeats
+        # The latest frame of each kind that is not part of the hello (the fleet message):
+        # a new client gets it right after its hello.
+        self.latest: dict[str, str] = {}
         self._last_broadcast = clock()
 
     # -- delivering (an observer of the stream; never awaits a client) ----------
@@ -129,6 +132,10 @@ class Hub:
                 self.stats.frames_dropped += 1
                 if client.lag > self.max_lag:
                     self._kick(client, CLOSE_TOO_SLOW, "client too slow", slow=True)
+
+    def remember(self, kind: str, frame: str) -> None:
+        """Keep ``frame`` as the latest of its kind, for clients that join later."""
+        self.latest[kind] = frame
 
     def check_stuck(self) -> int:
         """Close clients whose current send has been blocked for over ``send_timeout``."""
@@ -182,6 +189,8 @@ class Hub:
         """
         client = Client(conn=conn, queue_size=self.queue_size, peer=peer)
         client.offer(hello())
+        for frame in self.latest.values():  # e.g. the fleet, which the hello does not hold
+            client.offer(frame)
         self.clients.add(client)
         self.stats.clients_total += 1
         tasks = (
