@@ -103,6 +103,8 @@ lint-fe: frontend-deps
 lint-deploy: venv
 	scripts/lint-deploy.sh
 	scripts/system-packages.sh promtool && promtool check rules deploy/prometheus/alerts.yml
+	promtool check rules deploy/prometheus/fleet.rules.yml
+	promtool check config deploy/prometheus/prometheus.yml
 
 # --- tests -------------------------------------------------------------------
 .PHONY: test test-py test-fe test-e2e test-wheel
