@@ -4,6 +4,7 @@ import { useMemo, type ReactNode } from 'react';
 import { sourceLabel } from '../lib/format';
 import type { TimeRange } from '../lib/range';
 import type { GpuStream } from '../api/view';
+import { useDensity } from '../hooks/useDensity';
 import { GpuGrid } from './GpuGrid';
 import { FindingsStrip } from './FindingsStrip';
 import { Hero } from './Hero';
@@ -40,6 +41,7 @@ interface PastProps {
 export function Dashboard({ range, onRangeChange, past, ...stream }: GpuStream & PastProps) {
   const { config, connection, gpus, system, source, hasSample, unavailable } = stream;
   const gpuList = useMemo(() => gpus.map((e) => e.gpu), [gpus]);
+  const [density, setDensity] = useDensity();
   const stale = (connection === 'offline' || connection === 'reconnecting') && !past;
 
   let body;
@@ -66,9 +68,20 @@ export function Dashboard({ range, onRangeChange, past, ...stream }: GpuStream &
   } else {
     body = (
       <>
-        <Hero gpus={gpuList} thresholds={config.temperatureThresholds} busyUtilization={config.busyUtilization} />
-        {system && <SystemStrip system={system} />}
-        <GpuGrid gpus={gpus} thresholds={config.temperatureThresholds} busyUtilization={config.busyUtilization} />
+        <Hero
+          gpus={gpuList}
+          thresholds={config.temperatureThresholds}
+          busyUtilization={config.busyUtilization}
+          compact={density === 'compact'}
+        />
+        {system && <SystemStrip system={system} compact={density === 'compact'} />}
+        <GpuGrid
+          gpus={gpus}
+          thresholds={config.temperatureThresholds}
+          busyUtilization={config.busyUtilization}
+          density={density}
+          onDensityChange={setDensity}
+        />
       </>
     );
   }
@@ -88,7 +101,7 @@ export function Dashboard({ range, onRangeChange, past, ...stream }: GpuStream &
           onRangeChange={onRangeChange}
         />
         <main
-          className={`mx-auto flex max-w-[1920px] flex-col gap-4 px-4 py-5 transition-[opacity,filter] duration-300 sm:px-6 lg:gap-5 lg:px-8 lg:py-7 ${
+          className={`mx-auto flex max-w-[1920px] flex-col gap-4 px-4 py-5 transition-[opacity,filter] duration-300 sm:px-6 lg:px-8 ${density === 'compact' ? 'lg:gap-4 lg:py-5' : 'lg:gap-5 lg:py-7'} ${
             stale && hasSample ? 'data-stale' : ''
           }`}
           data-connection={connection}
@@ -105,7 +118,7 @@ export function Dashboard({ range, onRangeChange, past, ...stream }: GpuStream &
             onReconnect={stream.reconnectNow}
           />
           {!past && <FindingsStrip findings={stream.findings} />}
-          <div className={`flex flex-col gap-4 lg:gap-5 ${stale && hasSample ? 'opacity-70 saturate-50' : ''}`}>{body}</div>
+          <div className={`flex flex-col gap-4 ${density === 'compact' ? '' : 'lg:gap-5'} ${stale && hasSample ? 'opacity-70 saturate-50' : ''}`}>{body}</div>
         </main>
         <footer className="mx-auto max-w-[1920px] px-4 pb-8 text-xs text-ink-3 sm:px-6 lg:px-8">
           gpulens{config ? ` ${config.version}` : ''} · telemetry streams from this host only

@@ -16,8 +16,10 @@ function Stat({
   foot,
   meter,
   className = '',
+  compact = false,
 }: {
   className?: string;
+  compact?: boolean;
   icon: ReactNode;
   label: string;
   children: ReactNode;
@@ -26,7 +28,7 @@ function Stat({
 }) {
   return (
     <div
-      className={`flex min-w-0 flex-col gap-2 rounded-2xl border border-white/[0.07] bg-white/[0.03] p-3 sm:p-4 ${className}`}
+      className={`flex min-w-0 flex-col rounded-2xl border border-white/[0.07] bg-white/[0.03] p-3 ${compact ? 'gap-1.5' : 'gap-2 sm:p-4'} ${className}`}
       role="group"
       aria-label={label}
     >
@@ -34,7 +36,7 @@ function Stat({
         {icon}
         {label}
       </div>
-      <div className="num flex flex-wrap items-baseline gap-x-1.5 text-[1.75rem] leading-none font-semibold tracking-tight text-ink sm:text-3xl lg:text-[2.5rem]">
+      <div className={`num flex flex-wrap items-baseline gap-x-1.5 text-[1.75rem] leading-none font-semibold tracking-tight text-ink sm:text-3xl ${compact ? 'lg:text-[2.125rem]' : 'lg:text-[2.5rem]'}`}>
         {children}
       </div>
       {meter}
@@ -61,9 +63,11 @@ interface HeroProps {
   gpus: readonly Gpu[];
   thresholds: TemperatureThresholds;
   busyUtilization: number;
+  /** The compact density: the same numbers in less height (all 8 GPUs' rows fit below it on one screen). */
+  compact?: boolean;
 }
 
-function HeroImpl({ gpus, thresholds, busyUtilization }: HeroProps) {
+function HeroImpl({ gpus, thresholds, busyUtilization, compact = false }: HeroProps) {
   const a = aggregate(gpus, busyUtilization);
   const parts = statusParts(a);
   // The hottest GPU's level, by its own slowdown temperature when it has one.
@@ -75,7 +79,8 @@ function HeroImpl({ gpus, thresholds, busyUtilization }: HeroProps) {
   return (
     <section
       aria-labelledby="hero-title"
-      className="glass gradient-border relative grid gap-6 overflow-hidden rounded-3xl p-5 sm:p-7 lg:grid-cols-[minmax(0,1fr)_minmax(0,1.5fr)] lg:items-center"
+      className={`glass gradient-border relative grid overflow-hidden rounded-3xl ${compact ? 'gap-4 p-4 sm:px-6 sm:py-3.5' : 'gap-6 p-5 sm:p-7'} lg:grid-cols-[minmax(0,1fr)_minmax(0,1.5fr)] lg:items-center`}
+      data-compact={compact ? '' : undefined}
     >
       <div
         aria-hidden="true"
@@ -83,7 +88,7 @@ function HeroImpl({ gpus, thresholds, busyUtilization }: HeroProps) {
       />
       <div className="flex items-center gap-5 sm:gap-7">
         <div className="relative hidden sm:block">
-          <Ring value={util} />
+          <Ring value={util} {...(compact ? { size: 100, stroke: 10 } : {})} />
           <span className="label absolute inset-0 grid place-items-center" aria-hidden="true">
             avg
           </span>
@@ -92,11 +97,11 @@ function HeroImpl({ gpus, thresholds, busyUtilization }: HeroProps) {
           <h2 id="hero-title" className="label">
             Aggregate GPU utilization
           </h2>
-          <p className="num mt-1 flex items-baseline text-[3.5rem] leading-none font-bold tracking-[-0.04em] sm:text-hero">
+          <p className={`num mt-1 flex items-baseline text-[3.5rem] leading-none font-bold tracking-[-0.04em] ${compact ? 'sm:text-[3.75rem]' : 'sm:text-hero'}`}>
             <Value value={util} format={String} className="text-gradient" what="utilization" />
             {util !== null && <span className="text-gradient ml-1 text-4xl sm:text-5xl">%</span>}
           </p>
-          <p className="mt-3 font-display text-lg font-medium text-ink-2 sm:text-xl" data-testid="status-sentence">
+          <p className={`${compact ? 'mt-2' : 'mt-3'} font-display text-lg font-medium text-ink-2 sm:text-xl`} data-testid="status-sentence">
             {parts.map((part, i) => {
               const hottest = a.hottest !== null && i === parts.length - 1;
               return (
@@ -112,6 +117,7 @@ function HeroImpl({ gpus, thresholds, busyUtilization }: HeroProps) {
       </div>
       <div className="grid grid-cols-2 gap-3 sm:grid-cols-3">
         <Stat
+          compact={compact}
           icon={<MemoryStick size={14} aria-hidden="true" />}
           label="Memory"
           meter={<Meter value={memShare} tone="cool" />}
@@ -123,6 +129,7 @@ function HeroImpl({ gpus, thresholds, busyUtilization }: HeroProps) {
           </Small>
         </Stat>
         <Stat
+          compact={compact}
           icon={<Zap size={14} aria-hidden="true" />}
           label="Power"
           meter={<Meter value={powerShare} tone="cool" />}
@@ -134,6 +141,7 @@ function HeroImpl({ gpus, thresholds, busyUtilization }: HeroProps) {
           </Small>
         </Stat>
         <Stat
+          compact={compact}
           icon={<Cpu size={14} aria-hidden="true" />}
           label="GPUs"
           className="hidden sm:flex"

@@ -22,11 +22,11 @@ const Dim = ({ children }: { children: ReactNode }) => (
 );
 
 /** On phones the host strip goes below the GPUs (order-last): the first screen is for the GPUs. */
-function SystemStripImpl({ system }: { system: System }) {
+function SystemStripImpl({ system, compact = false }: { system: System; compact?: boolean }) {
   return (
     <section
       aria-label="Host system"
-      className="glass order-last grid grid-cols-2 gap-x-4 gap-y-5 rounded-2xl px-4 py-4 sm:grid-cols-3 md:order-none lg:grid-cols-5 lg:px-6"
+      className={`glass order-last grid grid-cols-2 gap-x-4 gap-y-5 rounded-2xl px-4 ${compact ? 'py-3' : 'py-4'} sm:grid-cols-3 md:order-none lg:grid-cols-5 lg:px-6`}
       data-testid="system-strip"
     >
       <Item icon={<Cpu size={14} aria-hidden="true" />} label="CPU" meter={<Meter value={system.cpuUsage} tone="cool" />}>
