@@ -421,7 +421,7 @@ export interface FleetGpu {
    */
   memoryUsed: number | null;
   /**
-   * FB_USED + FB_FREE (+ FB_RESERVED when exported), MiB.
+   * DCGM_FI_DEV_FB_TOTAL when exported (gpulens does), else FB_USED + FB_FREE (+ FB_RESERVED when exported), MiB.
    */
   memoryTotal: number | null;
   /**

@@ -29,7 +29,8 @@ class FleetGpu(CamelModel):
     utilization: float | None = Field(description="DCGM_FI_DEV_GPU_UTIL, %.")
     memory_used: float | None = Field(description="DCGM_FI_DEV_FB_USED, MiB.")
     memory_total: float | None = Field(
-        description="FB_USED + FB_FREE (+ FB_RESERVED when exported), MiB."
+        description="DCGM_FI_DEV_FB_TOTAL when exported (gpulens does), else FB_USED + "
+        "FB_FREE (+ FB_RESERVED when exported), MiB."
     )
     temperature: float | None = Field(description="DCGM_FI_DEV_GPU_TEMP, °C.")
     power_usage: float | None = Field(description="DCGM_FI_DEV_POWER_USAGE, W.")

@@ -53,11 +53,12 @@ UTIL = "DCGM_FI_DEV_GPU_UTIL"
 FB_USED = "DCGM_FI_DEV_FB_USED"
 FB_FREE = "DCGM_FI_DEV_FB_FREE"
 FB_RESERVED = "DCGM_FI_DEV_FB_RESERVED"
+FB_TOTAL = "DCGM_FI_DEV_FB_TOTAL"  # gpulens exports it; dcgm-exporter only when configured
 TEMP = "DCGM_FI_DEV_GPU_TEMP"
 POWER = "DCGM_FI_DEV_POWER_USAGE"
 GPU_UP = "gpulens_gpu_up"
 BUILD = "gpulens_build_info"  # every gpulens target has it, GPUs or not
-GPU_METRICS = (UTIL, FB_USED, FB_FREE, FB_RESERVED, TEMP, POWER, GPU_UP)
+GPU_METRICS = (UTIL, FB_USED, FB_FREE, FB_RESERVED, FB_TOTAL, TEMP, POWER, GPU_UP)
 HISTORY_METRICS = {
     UTIL: "utilization",
     FB_USED: "memory_used",
@@ -269,7 +270,7 @@ class FleetPoller:
             queries=self.client.queries - first_query,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
-        self._last_success = now
+        self._last_success = status.last_success
         if problems:
             self._back_off()
         else:
@@ -464,8 +465,8 @@ class FleetPoller:
     ) -> FleetGpu:
         values = gpu.values
         used, free = values.get(FB_USED), values.get(FB_FREE)
-        total = None
-        if used is not None and free is not None:
+        total = values.get(FB_TOTAL)
+        if total is None and used is not None and free is not None:
             total = used + free + (values.get(FB_RESERVED) or 0.0)
         util, temp = values.get(UTIL), values.get(TEMP)
         state: FleetGpuState
