@@ -104,7 +104,7 @@ class FakePrometheus:
 
     def answer(
         self, path: str, params: dict[str, str], headers: dict[str, str]
-    ) -> tuple[int, str, str]:  # noqa: E501
+    ) -> tuple[int, str, str]:
         with self.lock:
             self.requests.append((path, params, headers))
         if self.delay_s:
