@@ -129,11 +129,11 @@ class FakePrometheus:
             result = self._up(float(params.get("time", time.time())))
         else:
             result = self._gpus(float(params.get("time", time.time())), query)
-        body: dict[str, Any] = {
+        ok: dict[str, Any] = {
             "status": "success",
             "data": {"resultType": "matrix", "result": result},
         }
-        return 200, "application/json", json.dumps(body)
+        return 200, "application/json", json.dumps(ok)
 
     def _labels(self, target: Target, name: str, labels: dict[str, str]) -> dict[str, str]:
         out = {"__name__": name, **{k: v for k, v in labels.items() if v != ""}}
