@@ -6,7 +6,9 @@
 * tracker: CPU time (process time) of ``UsageTracker.add`` per sample for 8 GPUs with 64
   processes each, steady (the same processes from sample to sample, memory moving now and
   then), in three shapes of source: no per-process SM % (nvidia-smi, replay), NVML's usual
-  mix (half the processes with an SM %), and all with one; and ``take`` per flush.
+  mix (half the processes with an SM %), and all with one; and ``take`` per flush: after
+  those 400 samples (4 per second) and, at the writer's cadence, after 30 samples at 1 Hz
+  (median of 20 hand-overs), with add + take/30 per sample.
   Baseline in the same run: only reading pid, start time, memory and SM % of every process.
 * write: ``usage.write`` of one flush for those 512 sessions (one hour each), in one
   transaction, commit included.
@@ -75,7 +77,7 @@ def bench_tracker() -> None:
     print(f"tracker: {GPUS} GPUs x {PROCS} processes, CPU ms per sample (median of 5 x 400)")
     for mode in ("none", "mixed", "all"):
         data = samples(mode, 400, rng)
-        runs, takes = [], []
+        runs, takes, takes30 = [], [], []
         for _ in range(5):
             tracker = UsageTracker(0.75)
             tracker.add(T0, data[0])
@@ -86,8 +88,20 @@ def bench_tracker() -> None:
             c0 = time.process_time()
             tracker.take()
             takes.append((time.process_time() - c0) * 1000)
-        print(f"  SM % {mode:5}: add {statistics.median(runs):.3f} ms; take (512 sessions) "
-              f"{statistics.median(takes):.2f} ms per flush")  # fmt: skip
+        # The writer's cadence: a sample a second, a take every 30 s (recorder.USAGE_FLUSH_S);
+        # the take after the first 30 s, then 20 more hand-overs (the steady state).
+        tracker = UsageTracker(3.0)
+        for n in range(30 * 21 + 1):
+            tracker.add(T0 + n, data[n % len(data)])
+            if n and n % 30 == 0:
+                c0 = time.process_time()
+                tracker.take()
+                takes30.append((time.process_time() - c0) * 1000)
+        add = statistics.median(runs)
+        take30 = statistics.median(takes30)
+        print(f"  SM % {mode:5}: add {add:.3f} ms; take (512 sessions) "
+              f"{statistics.median(takes):.2f} ms after 400 samples, {take30:.2f} ms after 30 "
+              f"at 1 Hz; add + take/30 {add + take30 / 30:.3f} ms per sample")  # fmt: skip
     data = samples("mixed", 400, rng)
     c0 = time.process_time()
     for gpus in data:

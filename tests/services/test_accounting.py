@@ -598,3 +598,20 @@ def test_too_many_sessions_with_and_without_a_start_time_for_one_pid() -> None:
         tracker.add(T0 + 10, [h100.model_copy(update={"processes": procs})])
     assert len(tracker._sessions) <= 2
     assert {d.pid for d in tracker.take()} == {5, 6}
+
+
+def test_take_hands_over_frozen_usage_deltas() -> None:
+    """``take`` builds its deltas without UsageDelta's __init__ (for speed): they are
+    UsageDeltas all the same, frozen, equal to one built plainly, usable with ``replace``."""
+    import dataclasses
+
+    deltas = run(trace()[:40], take_every=10_000)
+    assert deltas
+    for d in deltas:
+        assert type(d) is UsageDelta
+        plain = UsageDelta(**{f.name: getattr(d, f.name) for f in dataclasses.fields(d)})
+        assert d == plain
+        assert hash(d) == hash(plain)
+        assert dataclasses.replace(d, pid=1).pid == 1
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            d.pid = 2  # type: ignore[misc]
