@@ -600,9 +600,8 @@ def test_too_many_sessions_with_and_without_a_start_time_for_one_pid() -> None:
     assert {d.pid for d in tracker.take()} == {5, 6}
 
 
-def test_take_hands_over_frozen_usage_deltas() -> None:
-    """``take`` builds its deltas without UsageDelta's __init__ (for speed): they are
-    UsageDeltas all the same, frozen, equal to one built plainly, usable with ``replace``."""
+def test_take_hands_over_plain_usage_deltas() -> None:
+    """``take`` builds its deltas positionally (for speed): each equals one built by name."""
     import dataclasses
 
     deltas = run(trace()[:40], take_every=10_000)
@@ -611,7 +610,4 @@ def test_take_hands_over_frozen_usage_deltas() -> None:
         assert type(d) is UsageDelta
         plain = UsageDelta(**{f.name: getattr(d, f.name) for f in dataclasses.fields(d)})
         assert d == plain
-        assert hash(d) == hash(plain)
         assert dataclasses.replace(d, pid=1).pid == 1
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            d.pid = 2  # type: ignore[misc]
