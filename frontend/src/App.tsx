@@ -20,6 +20,8 @@ const loadUsagePage = () => import('./UsagePage');
 const UsagePage = lazy(loadUsagePage);
 const loadEventsView = () => import('./components/events/EventsView');
 const EventsView = lazy(() => loadEventsView().then((m) => ({ default: m.EventsView })));
+const loadFleetPage = () => import('./FleetPage');
+const FleetPage = lazy(loadFleetPage);
 
 function usePrefetchOnIntent(): void {
   useEffect(() => {
@@ -27,6 +29,7 @@ function usePrefetchOnIntent(): void {
       ['[data-testid="range-control"]', loadHistoryPage],
       ['[data-testid="view-switch"] [data-value="usage"]', loadUsagePage],
       ['[data-testid="view-switch"] [data-value="events"]', loadEventsView],
+      ['[data-testid="view-switch"] [data-value="fleet"]', loadFleetPage],
     ]);
     const stop = () => {
       document.removeEventListener('pointerover', intent);
@@ -50,13 +53,18 @@ function usePrefetchOnIntent(): void {
 }
 
 const SEP = '\u0000';
+/** Until the hello brings the server's own (the fleet view can open before it). */
+const DEFAULT_THRESHOLDS = { warn: 70, hot: 85 };
 
 export function App() {
   const stream = useGpuStream();
   const [range, setRange] = useRange();
-  const [view, setView] = useView();
+  const [asked, setView] = useView();
   usePrefetchOnIntent();
-  const views = useMemo(() => ({ view, onChange: setView }), [view, setView]);
+  const fleetOn = stream.config?.fleet === true;
+  // ?view=fleet on a server without fleet mode is the GPUs (once the hello said so).
+  const view = asked === 'fleet' && stream.config !== null && !fleetOn ? 'gpus' : asked;
+  const views = useMemo(() => ({ view, onChange: setView, fleet: fleetOn }), [view, setView, fleetOn]);
   // The live GPUs (order, keys, names) for the past view's cards: a new list only when one of them changes.
   const liveText = stream.hasSample ? stream.gpus.map((e) => [e.key, e.gpu.id, e.gpu.name].join(SEP)).join('\n') : null;
   const live = useMemo<LiveGpuRef[] | null>(
@@ -87,6 +95,14 @@ export function App() {
       <LazyBoundary what="events view">
         <Suspense fallback={<UsageSkeleton />}>
           <EventsView range={range} liveEvents={stream.events} />
+        </Suspense>
+      </LazyBoundary>
+    );
+  } else if (view === 'fleet') {
+    past = (
+      <LazyBoundary what="fleet view">
+        <Suspense fallback={<UsageSkeleton />}>
+          <FleetPage fleet={stream.fleet} range={range} thresholds={thresholds ?? DEFAULT_THRESHOLDS} />
         </Suspense>
       </LazyBoundary>
     );

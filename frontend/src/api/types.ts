@@ -10,6 +10,10 @@ import type {
   ClientConfig,
   ErrorMessage,
   Event as WireEvent,
+  FleetGpu as WireFleetGpu,
+  FleetHost as WireFleetHost,
+  FleetStatus as WireFleetStatus,
+  FleetTotals,
   GpuChange,
   GpuInfo,
   Heartbeat,
@@ -59,6 +63,13 @@ export type FindingsMsg = { type: 'findings'; timestamp: string; findings: Event
 /** A finding started (end null) or ended (same id, end set), or an instant change. */
 export type EventMsg = { type: 'event'; event: Event };
 
+/** Fleet mode (config.fleet): every host and GPU Prometheus knows, after the hello and whenever it changes. */
+export type FleetStatus = Filled<WireFleetStatus>;
+export type FleetGpu = Filled<WireFleetGpu>;
+export type FleetHost = Omit<Filled<WireFleetHost>, 'gpus'> & { gpus: FleetGpu[] };
+export type { FleetTotals };
+export type FleetMsg = { type: 'fleet'; timestamp: string; status: FleetStatus; hosts: FleetHost[]; totals: FleetTotals };
+
 export type Message =
   | HelloMsg
   | TelemetryMsg
@@ -67,4 +78,5 @@ export type Message =
   | HeartbeatMsg
   | ErrorMsg
   | FindingsMsg
-  | EventMsg;
+  | EventMsg
+  | FleetMsg;

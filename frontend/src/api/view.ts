@@ -4,7 +4,7 @@
  * components depend on data shapes only, never on the stream's code (the
  * import boundaries in eslint.config.js keep it that way).
  */
-import type { ClientConfig, Event, EventKind, Gpu, Severity, Status, System } from './types';
+import type { ClientConfig, Event, EventKind, FleetGpu, FleetHost, FleetStatus, FleetTotals, Gpu, Severity, Status, System } from './types';
 
 export type { Event, EventKind, Severity };
 
@@ -32,6 +32,24 @@ export interface GpuEvent {
   readonly at: number;
 }
 
+/** A fleet GPU with its sparkline as history points (one every 30 s, the server's sparkline step). */
+export interface FleetGpuView extends FleetGpu {
+  readonly points: readonly HistoryPoint[];
+}
+
+/** A fleet host; the same object from one fleet message to the next while nothing in it changed. */
+export interface FleetHostView extends Omit<FleetHost, 'gpus'> {
+  readonly gpus: readonly FleetGpuView[];
+}
+
+/** The latest fleet message, as the page shows it (null until one came, or when fleet mode is off). */
+export interface FleetView {
+  readonly timestamp: string;
+  readonly status: FleetStatus;
+  readonly hosts: readonly FleetHostView[];
+  readonly totals: FleetTotals;
+}
+
 export interface ModelSnapshot {
   /** hello.config: null until the first hello. */
   readonly config: ClientConfig | null;
@@ -55,6 +73,8 @@ export interface ModelSnapshot {
   readonly events: Event[];
   /** The ids the last hello brought: backfill, never news (no notification for them). */
   readonly helloEventIds: ReadonlySet<string>;
+  /** The latest fleet message (fleet mode only); null until one came. */
+  readonly fleet: FleetView | null;
 }
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';

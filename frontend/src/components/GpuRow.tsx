@@ -19,8 +19,8 @@ export interface RowOwner {
 }
 
 export interface GpuRowProps {
-  /** The GPU's index on its host. */
-  index: number;
+  /** The GPU's index on its host (the fleet's `gpu` label is a string). */
+  index: number | string;
   name: string;
   /** Utilization, %; null = not reported. */
   utilization: number | null;
@@ -30,8 +30,8 @@ export interface GpuRowProps {
   /** Power, W. */
   power: { usage: number | null; limit: number | null };
   state: RowState;
-  /** The user and process holding the most GPU memory; null = no process. */
-  owner: RowOwner | null;
+  /** The user and process holding the most GPU memory; null = no process; left out = no such column (the fleet). */
+  owner?: RowOwner | null;
   /** Recent utilization for a sparkline; no sparkline column without it. */
   history?: readonly HistoryPoint[];
   /** Last-known values of a host that is down or stale: shown greyed, never as live. */
@@ -112,7 +112,7 @@ const CELL = {
 } as const;
 
 /** The column heads above a list of rows (wide screens only; each cell also names itself to screen readers). */
-export function GpuRowHeader({ spark = false }: { spark?: boolean }) {
+export function GpuRowHeader({ spark = false, owner = true }: { spark?: boolean; owner?: boolean }) {
   const head = 'label truncate';
   return (
     <div aria-hidden="true" className={`hidden px-4 pb-1 lg:grid lg:gap-x-4 ${COLS} ${spark ? COLS_SPARK : ''}`}>
@@ -122,7 +122,7 @@ export function GpuRowHeader({ spark = false }: { spark?: boolean }) {
       <span className={`${head} lg:col-start-4`}>Temp</span>
       <span className={`${head} lg:col-start-5`}>Power</span>
       <span className={`${head} lg:col-start-6`}>State</span>
-      <span className={`${head} lg:col-start-7`}>Top process</span>
+      {owner && <span className={`${head} lg:col-start-7`}>Top process</span>}
       {spark && <span className={`${head} lg:col-start-8`}>Recent util</span>}
     </div>
   );
@@ -192,29 +192,33 @@ function GpuRowImpl({
           </h3>
         </div>
 
-        <div
-          className={`min-w-0 flex-1 truncate text-right text-sm text-ink-2 lg:text-left lg:text-base ${CELL.owner}`}
-          data-testid="row-owner"
-          title={owner ? `${owner.user ?? 'user not reported'} · ${owner.process}` : 'No process'}
-        >
-          <span className="sr-only">Top process: </span>
-          {owner === null ? (
-            <span className="text-ink-3">
-              <span aria-hidden="true">{DASH}</span>
-              <span className="sr-only">none</span>
-            </span>
-          ) : (
-            <>
-              <span className="font-semibold text-ink">{owner.user ?? DASH}</span>
-              <span aria-hidden="true" className="text-ink-3">
-                {' · '}
+        {owner === undefined ? (
+          <div aria-hidden="true" className="min-w-0 flex-1 lg:hidden" />
+        ) : (
+          <div
+            className={`min-w-0 flex-1 truncate text-right text-sm text-ink-2 lg:text-left lg:text-base ${CELL.owner}`}
+            data-testid="row-owner"
+            title={owner ? `${owner.user ?? 'user not reported'} · ${owner.process}` : 'No process'}
+          >
+            <span className="sr-only">Top process: </span>
+            {owner === null ? (
+              <span className="text-ink-3">
+                <span aria-hidden="true">{DASH}</span>
+                <span className="sr-only">none</span>
               </span>
-              <span className="sr-only">, </span>
-              {owner.process}
-              {owner.others ? <span className="text-ink-3"> +{owner.others}</span> : null}
-            </>
-          )}
-        </div>
+            ) : (
+              <>
+                <span className="font-semibold text-ink">{owner.user ?? DASH}</span>
+                <span aria-hidden="true" className="text-ink-3">
+                  {' · '}
+                </span>
+                <span className="sr-only">, </span>
+                {owner.process}
+                {owner.others ? <span className="text-ink-3"> +{owner.others}</span> : null}
+              </>
+            )}
+          </div>
+        )}
 
         <div className={`shrink-0 ${CELL.state}`}>
           <span

@@ -74,7 +74,7 @@ function TopNavImpl({ hostname, connection, source, hasSample, pollIntervalMs, v
         {((range && onRangeChange) || views) && (
           // Their own row under the brand below 1280 px (each full width below 640 px); in the bar beside the host name above.
           <div className="order-last flex basis-full flex-col gap-2 sm:flex-row sm:flex-wrap sm:items-center xl:order-none xl:ml-2 xl:basis-auto">
-            {views && <ViewSwitch view={views.view} onChange={views.onChange} />}
+            {views && <ViewSwitch view={views.view} onChange={views.onChange} fleet={views.fleet} />}
             {range && onRangeChange && <RangeControl range={range} onChange={onRangeChange} />}
           </div>
         )}

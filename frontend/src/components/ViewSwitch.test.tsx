@@ -99,3 +99,12 @@ describe('ViewSwitch', () => {
     expect(screen.getByRole('group', { name: 'Time range' })).toBeInTheDocument();
   });
 });
+
+describe('ViewSwitch in fleet mode', () => {
+  it('offers Fleet as a fourth view only when the server is in fleet mode', () => {
+    const { rerender } = render(<ViewSwitch view="gpus" onChange={() => {}} />);
+    expect(within(group()).getAllByRole('button').map((b) => b.textContent)).toEqual(['GPUs', 'Usage', 'Events']);
+    rerender(<ViewSwitch view="gpus" onChange={() => {}} fleet />);
+    expect(within(group()).getAllByRole('button').map((b) => b.textContent)).toEqual(['GPUs', 'Usage', 'Events', 'Fleet']);
+  });
+});

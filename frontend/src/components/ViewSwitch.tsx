@@ -1,4 +1,4 @@
-import { BarChart3, Cpu, ListTree, type LucideIcon } from 'lucide-react';
+import { BarChart3, Cpu, ListTree, Network, type LucideIcon } from 'lucide-react';
 import { memo, useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import type { View } from '../lib/range';
 
@@ -106,20 +106,26 @@ const VIEW_OPTIONS: readonly SegmentOption<View>[] = [
   { value: 'usage', label: 'Usage', title: 'Who used the GPUs over the range: GPU-hours and GiB-hours', Icon: BarChart3 },
   { value: 'events', label: 'Events', title: 'What happened: findings and GPU changes over the range', Icon: ListTree },
 ];
+/** Fleet mode only (config.fleet): every host and GPU the server's Prometheus knows. */
+const FLEET_OPTION: SegmentOption<View> = { value: 'fleet', label: 'Fleet', title: 'Every host and GPU Prometheus knows', Icon: Network };
+const WITH_FLEET: readonly SegmentOption<View>[] = [...VIEW_OPTIONS, FLEET_OPTION];
 
 const SAID: Record<View, string> = {
   gpus: 'Showing the GPUs.',
   usage: 'Showing the usage.',
   events: 'Showing the events.',
+  fleet: 'Showing the fleet.',
 };
 
 interface ViewSwitchProps {
   view: View;
   onChange: (view: View) => void;
+  /** The server is in fleet mode (config.fleet): a fourth choice, Fleet. */
+  fleet?: boolean;
 }
 
-/** GPUs · Usage · Events in the top bar; a change is announced to screen readers. */
-function ViewSwitchImpl({ view, onChange }: ViewSwitchProps) {
+/** GPUs · Usage · Events (· Fleet) in the top bar; a change is announced to screen readers. */
+function ViewSwitchImpl({ view, onChange, fleet = false }: ViewSwitchProps) {
   const [message, setMessage] = useState('');
   const previous = useRef(view);
   useEffect(() => {
@@ -129,7 +135,7 @@ function ViewSwitchImpl({ view, onChange }: ViewSwitchProps) {
   }, [view]);
   return (
     <>
-      <Segmented options={VIEW_OPTIONS} value={view} onChange={onChange} label="View" testId="view-switch" />
+      <Segmented options={fleet ? WITH_FLEET : VIEW_OPTIONS} value={view} onChange={onChange} label="View" testId="view-switch" />
       <div role="status" aria-live="polite" aria-atomic="true" className="sr-only" data-testid="view-announcer">
         {message}
       </div>
@@ -143,4 +149,6 @@ export const ViewSwitch = memo(ViewSwitchImpl);
 export interface ViewSwitchValue {
   view: View;
   onChange: (view: View) => void;
+  /** Fleet mode is on (config.fleet): the switch offers the Fleet view. */
+  fleet?: boolean;
 }

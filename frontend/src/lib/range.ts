@@ -163,9 +163,10 @@ export function validateCustom(
 
 /**
  * What the page shows, beside the range: the GPUs (live or their history), the
- * usage (who used them), or the events. `?view=usage`; nothing for the GPUs.
+ * usage (who used them), the events, or the fleet (every host Prometheus
+ * knows; fleet mode only). `?view=usage`; nothing for the GPUs.
  */
-export const VIEWS = ['gpus', 'usage', 'events'] as const;
+export const VIEWS = ['gpus', 'usage', 'events', 'fleet'] as const;
 export type View = (typeof VIEWS)[number];
 
 /** The view a URL's query string asks for; anything it cannot read is the GPUs. */

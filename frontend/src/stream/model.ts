@@ -4,7 +4,8 @@
  * not change (so memoised components can compare by reference).
  */
 import type { ClientConfig, Event as LensEvent, Gpu, GpuChangeMsg, Message, Sample, Status } from '../api/types';
-import type { GpuEntry, GpuEvent, HistoryPoint, ModelSnapshot } from '../api/view';
+import type { FleetView, GpuEntry, GpuEvent, HistoryPoint, ModelSnapshot } from '../api/view';
+import { mergeFleet } from './fleet';
 import { memoryShare } from '../lib/share';
 
 /**
@@ -98,6 +99,7 @@ export class StreamModel {
   private findings: LensEvent[] = [];
   private events: LensEvent[] = [];
   private helloEventIds: ReadonlySet<string> = NO_IDS;
+  private fleet: FleetView | null = null;
   private snap: ModelSnapshot | null = null;
   private changed = true;
 
@@ -143,6 +145,11 @@ export class StreamModel {
         // The hello's events are the whole recent list (after a reconnect too): what is missed in between is in it.
         this.events = message.events.slice(-this.eventsKept);
         this.helloEventIds = new Set(this.events.map((e) => e.id));
+        // Fleet mode off (or turned off across a restart): no fleet. On: the last one stays until the next comes.
+        if (message.config.fleet !== true) this.fleet = null;
+        break;
+      case 'fleet':
+        this.fleet = mergeFleet(this.fleet, message);
         break;
       case 'findings':
         this.findings = message.findings;
@@ -264,6 +271,7 @@ export class StreamModel {
       findings: this.findings,
       events: this.events,
       helloEventIds: this.helloEventIds,
+      fleet: this.fleet,
     };
     this.changed = false;
     return this.snap;
