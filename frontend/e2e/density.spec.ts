@@ -102,7 +102,10 @@ test('desktop: compact density fits all 8 GPUs on one 1440×900 screen, and surv
   };
   await fits();
   // The numbers are readable across the room: utilization at 20 px or more.
-  const size = await rows.first().getByTestId('row-util').evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+  const size = await rows
+    .first()
+    .getByTestId('row-util')
+    .evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
   expect(size).toBeGreaterThanOrEqual(20);
   await expect(rows.first()).toContainText('H100');
   // Let the replay move on so the rows show busy and idle GPUs with their owners.
@@ -111,7 +114,10 @@ test('desktop: compact density fits all 8 GPUs on one 1440×900 screen, and surv
 
   await page.reload();
   await expect(page.getByTestId('gpu-row')).toHaveCount(8);
-  await expect(page.getByRole('group', { name: 'Density' }).getByRole('button', { name: /Compact/ })).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByRole('group', { name: 'Density' }).getByRole('button', { name: /Compact/ })).toHaveAttribute(
+    'aria-pressed',
+    'true',
+  );
   await fits();
   expect(await guard.check(page)).toEqual([]);
 });

@@ -140,4 +140,3 @@ export function groupByHost(series: readonly FleetHistorySeries[]): HostHistory[
   for (const h of list) h.series.sort((a, b) => a.gpu.localeCompare(b.gpu, undefined, { numeric: true }));
   return list.sort((a, b) => a.host.localeCompare(b.host, undefined, { numeric: true }) || a.key.localeCompare(b.key));
 }
-

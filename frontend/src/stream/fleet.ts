@@ -82,8 +82,7 @@ export function mergeFleet(prev: FleetView | null, message: FleetMsg): FleetView
   const endMs = Date.parse(message.timestamp);
   const before = new Map((prev?.hosts ?? []).map((h) => [h.key, h]));
   const hosts = message.hosts.map((h) => hostView(h, before.get(h.key), Number.isFinite(endMs) ? endMs : 0));
-  const same =
-    prev !== null && prev.hosts.length === hosts.length && hosts.every((h, i) => h === prev.hosts[i]);
+  const same = prev !== null && prev.hosts.length === hosts.length && hosts.every((h, i) => h === prev.hosts[i]);
   return {
     timestamp: message.timestamp,
     status: message.status,

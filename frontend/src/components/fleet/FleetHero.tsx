@@ -3,20 +3,46 @@ import { memo, type ReactNode } from 'react';
 import type { FleetTotals } from '../../api/types';
 import type { FleetHostView } from '../../api/view';
 
-function Stat({ icon, label, value, foot, tone = 'text-ink', testId }: { icon: ReactNode; label: string; value: number; foot?: ReactNode; tone?: string; testId: string }) {
+function Stat({
+  icon,
+  label,
+  short,
+  value,
+  foot,
+  tone = 'text-ink',
+  testId,
+}: {
+  icon: ReactNode;
+  label: string;
+  /** Shown instead of the label where six stats share a line. */
+  short?: string;
+  value: number;
+  foot?: ReactNode;
+  tone?: string;
+  testId: string;
+}) {
   return (
     <div
-      className="flex min-w-0 flex-col gap-1.5 rounded-2xl border border-white/[0.07] bg-white/[0.03] p-3 sm:p-4"
+      className="flex min-w-0 flex-col gap-1 rounded-xl border border-white/[0.07] bg-white/[0.03] p-2.5 sm:gap-1.5 sm:rounded-2xl sm:p-4"
       role="group"
       aria-label={label}
       data-testid={testId}
     >
-      <div className="label flex items-center gap-1.5">
-        {icon}
-        {label}
+      <div className="label flex min-w-0 items-center gap-1.5">
+        <span className="hidden sm:inline">{icon}</span>
+        <span className="truncate" aria-hidden={short ? true : undefined}>
+          {short ? (
+            <>
+              <span className="xl:hidden">{label}</span>
+              <span className="hidden xl:inline">{short}</span>
+            </>
+          ) : (
+            label
+          )}
+        </span>
       </div>
-      <div className={`num text-[1.75rem] leading-none font-semibold tracking-tight sm:text-[2.25rem] ${tone}`}>{value}</div>
-      {foot && <div className="text-xs text-ink-3 sm:text-sm">{foot}</div>}
+      <div className={`num text-[1.625rem] leading-none font-semibold tracking-tight sm:text-[2.25rem] ${tone}`}>{value}</div>
+      {foot && <div className="hidden text-xs text-ink-3 sm:block sm:text-sm">{foot}</div>}
     </div>
   );
 }
@@ -48,7 +74,7 @@ function FleetHeroImpl({ totals, hosts }: FleetHeroProps) {
   return (
     <section
       aria-labelledby="fleet-hero-title"
-      className="glass gradient-border relative grid gap-5 overflow-hidden rounded-3xl p-5 sm:p-6 lg:grid-cols-[minmax(0,0.8fr)_minmax(0,2fr)] lg:items-center"
+      className="glass gradient-border relative grid gap-4 overflow-hidden rounded-3xl p-4 sm:gap-5 sm:p-6 lg:grid-cols-[minmax(0,0.8fr)_minmax(0,2fr)] lg:items-center"
       data-testid="fleet-hero"
     >
       <div
@@ -59,7 +85,10 @@ function FleetHeroImpl({ totals, hosts }: FleetHeroProps) {
         <h2 id="fleet-hero-title" className="label">
           Fleet GPU utilization
         </h2>
-        <p className="num mt-1 flex items-baseline text-[3.5rem] leading-none font-bold tracking-[-0.04em] sm:text-hero" data-testid="fleet-util">
+        <p
+          className="num mt-1 flex items-baseline text-[3.5rem] leading-none font-bold tracking-[-0.04em] sm:text-hero"
+          data-testid="fleet-util"
+        >
           {util === null ? (
             <span className="text-ink-3" title="No GPU reports a utilization">
               —
@@ -77,7 +106,7 @@ function FleetHeroImpl({ totals, hosts }: FleetHeroProps) {
           {totals.hot > 0 && <span className="text-hot-ink"> · {totals.hot} hot</span>}
         </p>
       </div>
-      <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 xl:grid-cols-6">
+      <div className="grid grid-cols-3 gap-2 sm:gap-3 xl:grid-cols-6">
         <Stat
           testId="fleet-hosts"
           icon={<Server size={14} aria-hidden="true" />}
@@ -93,11 +122,46 @@ function FleetHeroImpl({ totals, hosts }: FleetHeroProps) {
             )
           }
         />
-        <Stat testId="fleet-hosts-down" icon={<Server size={14} aria-hidden="true" />} label="Hosts down" value={totals.hostsDown} tone={totals.hostsDown > 0 ? 'text-hot-ink' : 'text-ink'} foot="down or stale" />
-        <Stat testId="fleet-gpus" icon={<Cpu size={14} aria-hidden="true" />} label="GPUs" value={totals.gpus} foot="on every host" />
-        <Stat testId="fleet-busy" icon={<Zap size={14} aria-hidden="true" />} label="Busy" value={totals.busy} tone="text-fuchsia-ink" foot="GPUs at work" />
-        <Stat testId="fleet-idle" icon={<Moon size={14} aria-hidden="true" />} label="Idle" value={totals.idle} tone="text-ink" foot="GPUs free" />
-        <Stat testId="fleet-hot" icon={<Flame size={14} aria-hidden="true" />} label="Hot" value={totals.hot} tone={totals.hot > 0 ? 'text-hot-ink' : 'text-ink'} foot="at or over the hot threshold" />
+        <Stat
+          testId="fleet-hosts-down"
+          icon={<Server size={14} aria-hidden="true" />}
+          label="Hosts down"
+          short="Down"
+          value={totals.hostsDown}
+          tone={totals.hostsDown > 0 ? 'text-hot-ink' : 'text-ink'}
+          foot="down or stale"
+        />
+        <Stat
+          testId="fleet-gpus"
+          icon={<Cpu size={14} aria-hidden="true" />}
+          label="GPUs"
+          value={totals.gpus}
+          foot="on every host"
+        />
+        <Stat
+          testId="fleet-busy"
+          icon={<Zap size={14} aria-hidden="true" />}
+          label="Busy"
+          value={totals.busy}
+          tone="text-fuchsia-ink"
+          foot="GPUs at work"
+        />
+        <Stat
+          testId="fleet-idle"
+          icon={<Moon size={14} aria-hidden="true" />}
+          label="Idle"
+          value={totals.idle}
+          tone="text-ink"
+          foot="GPUs free"
+        />
+        <Stat
+          testId="fleet-hot"
+          icon={<Flame size={14} aria-hidden="true" />}
+          label="Hot"
+          value={totals.hot}
+          tone={totals.hot > 0 ? 'text-hot-ink' : 'text-ink'}
+          foot="at or over the hot threshold"
+        />
       </div>
     </section>
   );

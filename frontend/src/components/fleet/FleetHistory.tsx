@@ -33,12 +33,18 @@ const HostChart = memo(function HostChart({ host, from, to }: { host: HostHistor
     () =>
       host.series.map((s) => {
         const points: HistoryPoint[] = s.times.map((t, i) => ({ t: t * 1000, util: s.utilization[i] ?? null, mem: null }));
-        return { s, line: sparkPaths(points, 'util', { width: W, height: H, top: 3, bottom: 3 }).line, stats: stats(s.utilization) };
+        return {
+          s,
+          line: sparkPaths(points, 'util', { width: W, height: H, top: 3, bottom: 3 }).line,
+          stats: stats(s.utilization),
+        };
       }),
     [host],
   );
   const summary = lines
-    .map(({ s, stats: st }) => (st === null ? `GPU ${s.gpu}: no samples` : `GPU ${s.gpu}: mean ${Math.round(st.mean)} %, max ${Math.round(st.max)} %`))
+    .map(({ s, stats: st }) =>
+      st === null ? `GPU ${s.gpu}: no samples` : `GPU ${s.gpu}: mean ${Math.round(st.mean)} %, max ${Math.round(st.max)} %`,
+    )
     .join('; ');
   return (
     <section className="glass rounded-2xl p-3 sm:p-4" aria-labelledby={`fleet-hist-${host.key}`} data-testid="fleet-history-host">
@@ -56,9 +62,24 @@ const HostChart = memo(function HostChart({ host, from, to }: { host: HostHistor
           <span>0 %</span>
         </div>
         <div role="img" aria-label={`Utilization per GPU on ${host.host}: ${summary}`} className="relative" style={{ height: H }}>
-          <svg className="block h-full w-full overflow-visible" viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" aria-hidden="true" focusable="false">
+          <svg
+            className="block h-full w-full overflow-visible"
+            viewBox={`0 0 ${W} ${H}`}
+            preserveAspectRatio="none"
+            aria-hidden="true"
+            focusable="false"
+          >
             {[3, H / 2, H - 3].map((y) => (
-              <line key={y} x1={0} x2={W} y1={y} y2={y} stroke="rgb(255 255 255 / 0.08)" strokeWidth={1} vectorEffect="non-scaling-stroke" />
+              <line
+                key={y}
+                x1={0}
+                x2={W}
+                y1={y}
+                y2={y}
+                stroke="rgb(255 255 255 / 0.08)"
+                strokeWidth={1}
+                vectorEffect="non-scaling-stroke"
+              />
             ))}
             {lines.map(({ s, line }, i) =>
               line ? (
@@ -85,10 +106,16 @@ const HostChart = memo(function HostChart({ host, from, to }: { host: HostHistor
       <ul className="mt-2 flex flex-wrap gap-x-3 gap-y-1 text-sm text-ink-2" aria-label={`GPUs of ${host.host}`}>
         {lines.map(({ s, stats: st }, i) => (
           <li key={`${s.gpu}-${s.uuid ?? ''}`} className="inline-flex items-center gap-1.5">
-            <span aria-hidden="true" className="inline-block h-1 w-4 rounded-full" style={{ background: COLOURS[i % COLOURS.length] }} />
+            <span
+              aria-hidden="true"
+              className="inline-block h-1 w-4 rounded-full"
+              style={{ background: COLOURS[i % COLOURS.length] }}
+            />
             <span className="num font-semibold text-ink">GPU {s.gpu}</span>
             {s.name && <span className="hidden text-ink-3 sm:inline">{shortName(s.name)}</span>}
-            <span className="num text-ink-3">{st === null ? 'no samples' : `avg ${Math.round(st.mean)} % · max ${Math.round(st.max)} %`}</span>
+            <span className="num text-ink-3">
+              {st === null ? 'no samples' : `avg ${Math.round(st.mean)} % · max ${Math.round(st.max)} %`}
+            </span>
           </li>
         ))}
       </ul>
@@ -108,7 +135,12 @@ function FleetHistoryImpl({ history, onRetry, rangeText }: FleetHistoryProps) {
   const data = history.state === 'ok' ? history.data : history.state === 'loading' ? history.previous : null;
   const hosts = useMemo(() => (data ? groupByHost(data.series) : []), [data]);
   return (
-    <div className="flex flex-col gap-4" data-testid="fleet-history" data-state={history.state} aria-busy={history.state === 'loading'}>
+    <div
+      className="flex flex-col gap-4"
+      data-testid="fleet-history"
+      data-state={history.state}
+      aria-busy={history.state === 'loading'}
+    >
       <header className="flex flex-wrap items-baseline gap-x-3 gap-y-1">
         <h2 className="font-display text-2xl font-semibold">The fleet over {rangeText}</h2>
         {data && (
@@ -118,10 +150,18 @@ function FleetHistoryImpl({ history, onRetry, rangeText }: FleetHistoryProps) {
         )}
       </header>
       {history.state === 'error' && (
-        <div role="alert" className="flex flex-wrap items-center gap-3 rounded-2xl border border-hot/50 bg-hot/10 p-4 text-hot-ink" data-testid="fleet-history-error">
+        <div
+          role="alert"
+          className="flex flex-wrap items-center gap-3 rounded-2xl border border-hot/50 bg-hot/10 p-4 text-hot-ink"
+          data-testid="fleet-history-error"
+        >
           <CircleAlert size={20} aria-hidden="true" />
           <p className="min-w-0 flex-1 text-ink wrap-anywhere">{history.error.message}</p>
-          <button type="button" onClick={onRetry} className="inline-flex items-center gap-1.5 rounded-lg border border-line-strong px-3 py-1.5 text-sm font-semibold text-ink hover:bg-white/10">
+          <button
+            type="button"
+            onClick={onRetry}
+            className="inline-flex items-center gap-1.5 rounded-lg border border-line-strong px-3 py-1.5 text-sm font-semibold text-ink hover:bg-white/10"
+          >
             <RotateCw size={14} aria-hidden="true" /> Retry
           </button>
         </div>

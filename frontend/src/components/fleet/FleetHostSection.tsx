@@ -23,6 +23,12 @@ const EXPORTER: Record<FleetHostView['exporter'], string> = {
 /** Height of one GPU row plus its gap, px: a host not yet drawn takes about the room it will. */
 const ROW_PX = 46;
 
+/** The reason as a sentence (a full stop after it), so the next one reads apart. */
+function sentence(text: string): string {
+  const t = text.trim();
+  return /[.!?]$/.test(t) ? t : `${t}.`;
+}
+
 function rowState(host: FleetHostView, gpu: FleetGpuView): RowState {
   if (host.state === 'up' || gpu.state === 'stale' || gpu.state === 'down') return gpu.state;
   return host.state;
@@ -45,12 +51,19 @@ const Body = memo(
       <>
         {lost && (
           <p className="mb-2 text-sm text-ink-2" data-testid="fleet-host-reason">
-            {host.reason ?? (host.state === 'down' ? 'Prometheus cannot scrape this target.' : 'No recent sample from this target.')}
-            {host.lastSample !== null && ` Last sample ${ago((nowS - host.lastSample) * 1000)}; the values below are the last known.`}
+            {sentence(
+              host.reason ??
+                (host.state === 'down' ? 'Prometheus cannot scrape this target.' : 'No recent sample from this target.'),
+            )}
+            {host.lastSample !== null &&
+              ` Last sample ${ago((nowS - host.lastSample) * 1000)}; the values below are the last known.`}
           </p>
         )}
         {host.gpus.length === 0 ? (
-          <p className="rounded-xl border border-white/[0.07] bg-white/[0.03] px-4 py-3 text-sm text-ink-2" data-testid="fleet-host-empty">
+          <p
+            className="rounded-xl border border-white/[0.07] bg-white/[0.03] px-4 py-3 text-sm text-ink-2"
+            data-testid="fleet-host-empty"
+          >
             {host.exporter === 'unknown'
               ? 'This target exposes no GPU series: is it a gpulens or dcgm-exporter endpoint?'
               : 'No GPU reported by this host.'}
@@ -126,15 +139,26 @@ function FleetHostSectionImpl({ host, thresholds, nowS }: FleetHostSectionProps)
     >
       <header className="mb-2 flex flex-wrap items-center gap-x-3 gap-y-1.5">
         <Server size={18} aria-hidden="true" className="shrink-0 text-ink-3" />
-        <h3 id={`${id}-name`} className="min-w-0 truncate font-display text-xl font-semibold" title={host.label} data-testid="fleet-host-name">
+        <h3
+          id={`${id}-name`}
+          className="min-w-0 truncate font-display text-xl font-semibold"
+          title={host.label}
+          data-testid="fleet-host-name"
+        >
           {host.label}
         </h3>
-        <span className={`inline-flex items-center gap-1 rounded-full border px-2 py-0.5 text-xs font-bold tracking-wider uppercase sm:text-sm ${s.cls}`} data-testid="fleet-host-state">
+        <span
+          className={`inline-flex items-center gap-1 rounded-full border px-2 py-0.5 text-xs font-bold tracking-wider uppercase sm:text-sm ${s.cls}`}
+          data-testid="fleet-host-state"
+        >
           <s.Icon size={14} aria-hidden="true" />
           <span className="sr-only">Host state: </span>
           {s.text}
         </span>
-        <span className="rounded-full border border-line px-2 py-0.5 text-xs text-ink-2" title={`job ${host.job}, instance ${host.instance}`}>
+        <span
+          className="rounded-full border border-line px-2 py-0.5 text-xs text-ink-2"
+          title={`job ${host.job}, instance ${host.instance}`}
+        >
           <span className="sr-only">Exporter: </span>
           {EXPORTER[host.exporter]}
         </span>
@@ -162,7 +186,11 @@ function FleetHostSectionImpl({ host, thresholds, nowS }: FleetHostSectionProps)
       {drawn ? (
         <Body host={host} thresholds={thresholds} idPrefix={id} visible={visible} nowS={nowS} />
       ) : (
-        <div aria-hidden="true" style={{ height: Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24) }} data-testid="fleet-host-placeholder" />
+        <div
+          aria-hidden="true"
+          style={{ height: Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24) }}
+          data-testid="fleet-host-placeholder"
+        />
       )}
     </section>
   );

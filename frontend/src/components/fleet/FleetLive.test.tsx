@@ -29,7 +29,8 @@ const lab = () => [
 ];
 
 const hostNames = () => screen.getAllByTestId('fleet-host-name').map((h) => h.textContent);
-const section = (name: string) => screen.getAllByTestId('fleet-host').find((s) => within(s).getByTestId('fleet-host-name').textContent === name)!;
+const section = (name: string) =>
+  screen.getAllByTestId('fleet-host').find((s) => within(s).getByTestId('fleet-host-name').textContent === name)!;
 
 describe('FleetLive', () => {
   it('waits for the first fleet message with a skeleton', () => {
@@ -96,7 +97,10 @@ describe('FleetLive', () => {
   it('filters by host or GPU name, and shows label values as text', async () => {
     const user = userEvent.setup();
     const evil = '<script>alert(1)</script>';
-    const hosts = [...lab(), fleetHost(evil, [fleetGpu(0, { name: '<img src=x onerror=alert(2)>' })], { key: 'evil:1', instance: 'evil:1' })];
+    const hosts = [
+      ...lab(),
+      fleetHost(evil, [fleetGpu(0, { name: '<img src=x onerror=alert(2)>' })], { key: 'evil:1', instance: 'evil:1' }),
+    ];
     const { container } = render(<FleetLive fleet={view(fleetMsg(hosts))} thresholds={THRESHOLDS} />);
     expect(hostNames()).toContain(evil);
     expect(container.querySelector('script, img')).toBeNull();
@@ -147,7 +151,11 @@ describe('FleetLive', () => {
     rerender(
       <FleetLive
         fleet={view(
-          fleetMsg(lab(), { state: 'unavailable', reason: 'connection refused (http://prom:9090)', lastSuccess: FLEET_T0 / 1000 - 30 }),
+          fleetMsg(lab(), {
+            state: 'unavailable',
+            reason: 'connection refused (http://prom:9090)',
+            lastSuccess: FLEET_T0 / 1000 - 30,
+          }),
         )}
         thresholds={THRESHOLDS}
       />,
@@ -157,14 +165,19 @@ describe('FleetLive', () => {
       'Prometheus did not answer: connection refused (http://prom:9090). Showing the hosts as last known (last answer 30 s ago)',
     );
     expect(screen.getAllByTestId('fleet-host')).toHaveLength(3); // still shown
-    rerender(<FleetLive fleet={view(fleetMsg(lab(), { state: 'degraded', reason: '1 of 3 queries failed: timeout' }))} thresholds={THRESHOLDS} />);
+    rerender(
+      <FleetLive
+        fleet={view(fleetMsg(lab(), { state: 'degraded', reason: '1 of 3 queries failed: timeout' }))}
+        thresholds={THRESHOLDS}
+      />,
+    );
     expect(status()).toHaveTextContent('Prometheus answered in part: 1 of 3 queries failed: timeout.');
   });
 
   it('re-renders only the hosts that changed', () => {
     const first = view(fleetMsg(lab()));
     const next = lab();
-    ((next[1]!.gpus as Record<string, unknown>[])[0]!).utilization = 12;
+    (next[1]!.gpus as Record<string, unknown>[])[0]!.utilization = 12;
     const r = parseMessage(JSON.stringify(fleetMsg(next)));
     if (!r.ok) throw new Error(r.error);
     const second = mergeFleet(first, r.message as FleetMsg);

@@ -58,7 +58,11 @@ function FleetLiveImpl({ fleet, thresholds }: FleetLiveProps) {
         <div className="flex flex-col gap-2 sm:flex-row sm:flex-wrap sm:items-center sm:justify-between">
           <label className="relative block w-full sm:max-w-sm">
             <span className="sr-only">Filter hosts and GPUs by name</span>
-            <Search size={16} aria-hidden="true" className="pointer-events-none absolute top-1/2 left-3 -translate-y-1/2 text-ink-3" />
+            <Search
+              size={16}
+              aria-hidden="true"
+              className="pointer-events-none absolute top-1/2 left-3 -translate-y-1/2 text-ink-3"
+            />
             <input
               type="search"
               value={query}
@@ -72,11 +76,20 @@ function FleetLiveImpl({ fleet, thresholds }: FleetLiveProps) {
           </label>
           <div className="flex min-w-0 items-center gap-2">
             <ArrowDownWideNarrow size={16} aria-hidden="true" className="hidden shrink-0 text-ink-3 sm:block" />
-            <Segmented options={SORTS} value={sort} onChange={setSort} label="Sort hosts by" testId="fleet-sort" buttonClass="!px-2 sm:!px-3" />
+            <Segmented
+              options={SORTS}
+              value={sort}
+              onChange={setSort}
+              label="Sort hosts by"
+              testId="fleet-sort"
+              buttonClass="!px-2 sm:!px-3"
+            />
           </div>
         </div>
         <p className="text-sm text-ink-3" role="status" aria-live="polite" data-testid="fleet-count">
-          {deferred.trim() === '' ? `${total} host${total === 1 ? '' : 's'}` : `${shown.length} of ${total} hosts match “${deferred.trim()}”`}
+          {deferred.trim() === ''
+            ? `${total} host${total === 1 ? '' : 's'}`
+            : `${shown.length} of ${total} hosts match “${deferred.trim()}”`}
         </p>
         {shown.length === 0 && total > 0 && (
           <p className="glass rounded-2xl p-6 text-center text-ink-2" data-testid="fleet-no-match">
