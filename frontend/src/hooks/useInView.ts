@@ -19,9 +19,13 @@ function observer(): IntersectionObserver | null {
   return shared;
 }
 
-/** [ref, visible]; visible stays true where IntersectionObserver is missing. */
-export function useInView<T extends Element>(): [(node: T | null) => void, boolean] {
-  const [visible, setVisible] = useState(true);
+/**
+ * [ref, visible]; visible stays true where IntersectionObserver is missing.
+ * `initial`: what to assume before the observer's first answer (true: draw
+ * now; false: wait until the element comes near the screen).
+ */
+export function useInView<T extends Element>(initial = true): [(node: T | null) => void, boolean] {
+  const [visible, setVisible] = useState(() => initial || typeof IntersectionObserver === 'undefined');
   const node = useRef<T | null>(null);
   const ref = useCallback((el: T | null) => {
     const io = observer();

@@ -111,6 +111,8 @@ interface FleetHostSectionProps {
   thresholds: TemperatureThresholds;
   /** Seconds since the epoch, for "last sample … ago" (a down host only). */
   nowS: number;
+  /** Draw at once (the first screen of hosts); the others wait until they come near the screen. */
+  eager?: boolean;
 }
 
 /**
@@ -120,9 +122,9 @@ interface FleetHostSectionProps {
  * (a placeholder of about its height keeps the scroll length), and one
  * scrolled away keeps its last drawing: the work follows what is on screen.
  */
-function FleetHostSectionImpl({ host, thresholds, nowS }: FleetHostSectionProps) {
+function FleetHostSectionImpl({ host, thresholds, nowS, eager = false }: FleetHostSectionProps) {
   const id = useId().replace(/[^a-zA-Z0-9_-]/g, '');
-  const [ref, visible] = useInView<HTMLElement>();
+  const [ref, visible] = useInView<HTMLElement>(eager);
   const [drawn, setDrawn] = useState(visible);
   if (visible && !drawn) setDrawn(true);
   const s = HOST_STATE[host.state];
@@ -132,7 +134,7 @@ function FleetHostSectionImpl({ host, thresholds, nowS }: FleetHostSectionProps)
     <section
       ref={ref}
       aria-labelledby={`${id}-name`}
-      className={`glass rounded-2xl p-3 sm:p-4 ${host.state === 'down' ? 'border-hot/40' : host.state === 'stale' ? 'border-warn/40' : ''}`}
+      className={`glass rounded-2xl p-3 [contain-intrinsic-size:auto_160px] [content-visibility:auto] sm:p-4 ${host.state === 'down' ? 'border-hot/40' : host.state === 'stale' ? 'border-warn/40' : ''}`}
       data-testid="fleet-host"
       data-state={host.state}
       data-key={host.key}

@@ -1,5 +1,5 @@
 import { ArrowDownWideNarrow, Search } from 'lucide-react';
-import { memo, useDeferredValue, useMemo, useState } from 'react';
+import { memo, useCallback, useDeferredValue, useMemo, useState, useTransition } from 'react';
 import type { TemperatureThresholds } from '../../api/types';
 import type { FleetView } from '../../api/view';
 import { filterHosts, sortHosts, type FleetSort } from '../../lib/fleet';
@@ -14,6 +14,9 @@ const SORTS: readonly SegmentOption<FleetSort>[] = [
   { value: 'state', label: 'State', title: 'Down and stale hosts first, then those with hot GPUs' },
   { value: 'gpus', label: 'GPUs', title: 'Hosts with the most GPUs first' },
 ];
+
+/** Hosts drawn with the first frame (about a screen); the rest as they come near it. */
+const EAGER_HOSTS = 4;
 
 export function FleetSkeleton() {
   return (
@@ -41,7 +44,10 @@ interface FleetLiveProps {
  */
 function FleetLiveImpl({ fleet, thresholds }: FleetLiveProps) {
   const [query, setQuery] = useState('');
-  const [sort, setSort] = useState<FleetSort>('host');
+  const [sort, setSortNow] = useState<FleetSort>('host');
+  // A new order for 100 hosts is rendered in slices (a transition): the page keeps answering meanwhile.
+  const [, startTransition] = useTransition();
+  const setSort = useCallback((next: FleetSort) => startTransition(() => setSortNow(next)), []);
   // Typing stays quick with 100 hosts: the list follows a moment later.
   const deferred = useDeferredValue(query);
   const hosts = fleet?.hosts;
@@ -101,8 +107,14 @@ function FleetLiveImpl({ fleet, thresholds }: FleetLiveProps) {
             Prometheus knows no GPU host yet. Add gpulens or dcgm-exporter targets to its scrape configuration (docs/fleet.md).
           </p>
         )}
-        {shown.map((host) => (
-          <FleetHostSection key={host.key} host={host} thresholds={thresholds} nowS={host.state === 'up' ? 0 : nowS} />
+        {shown.map((host, i) => (
+          <FleetHostSection
+            key={host.key}
+            host={host}
+            thresholds={thresholds}
+            nowS={host.state === 'up' ? 0 : nowS}
+            eager={i < EAGER_HOSTS}
+          />
         ))}
       </section>
     </div>

@@ -1,0 +1,60 @@
+import { act, render, screen, within } from '@testing-library/react';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { parseMessage } from '../../api/parse';
+import type { FleetMsg } from '../../api/types';
+import { mergeFleet } from '../../stream/fleet';
+import { fleetGpu, fleetHost, fleetMsg } from '../../test/fleet';
+import { FleetLive } from './FleetLive';
+
+/** An IntersectionObserver that answers only when the test says so. */
+const observed = new Set<Element>();
+let report: ((entries: { target: Element; isIntersecting: boolean }[]) => void) | null = null;
+
+beforeAll(() => {
+  vi.stubGlobal(
+    'IntersectionObserver',
+    class {
+      constructor(callback: (entries: { target: Element; isIntersecting: boolean }[]) => void) {
+        report = callback;
+      }
+      observe(el: Element) {
+        observed.add(el);
+      }
+      unobserve(el: Element) {
+        observed.delete(el);
+      }
+      disconnect() {}
+    },
+  );
+});
+
+function fleet(n: number, util = 50) {
+  const hosts = Array.from({ length: n }, (_, i) =>
+    fleetHost(`node-${String(i).padStart(2, '0')}`, [fleetGpu(0, { utilization: util }), fleetGpu(1)]),
+  );
+  const r = parseMessage(JSON.stringify(fleetMsg(hosts)));
+  if (!r.ok) throw new Error(r.error);
+  return r.message as FleetMsg;
+}
+
+describe('FleetLive with many hosts', () => {
+  it('draws the first screen of hosts at once and the others as they come near it; hosts away keep their last drawing', () => {
+    const first = mergeFleet(null, fleet(12));
+    const { rerender } = render(<FleetLive fleet={first} thresholds={{ warn: 70, hot: 85 }} />);
+    const sections = screen.getAllByTestId('fleet-host');
+    expect(sections).toHaveLength(12);
+    // Every host has its header (name, state, link) at once; only the first four their rows.
+    expect(screen.getAllByTestId('fleet-host-name')).toHaveLength(12);
+    expect(screen.getAllByTestId('gpu-row')).toHaveLength(8);
+    expect(screen.getAllByTestId('fleet-host-placeholder')).toHaveLength(8);
+    act(() => report?.([{ target: sections[7]!, isIntersecting: true }]));
+    expect(within(sections[7]!).getAllByTestId('gpu-row')).toHaveLength(2);
+    // Host 0 scrolls away: a new message does not redraw its rows; host 7, on screen, follows.
+    act(() => report?.([{ target: sections[0]!, isIntersecting: false }]));
+    rerender(<FleetLive fleet={mergeFleet(first, fleet(12, 77))} thresholds={{ warn: 70, hot: 85 }} />);
+    expect(within(sections[7]!).getAllByTestId('row-util')[0]).toHaveTextContent('77 %');
+    expect(within(sections[0]!).getAllByTestId('row-util')[0]).toHaveTextContent('50 %');
+    act(() => report?.([{ target: sections[0]!, isIntersecting: true }]));
+    expect(within(sections[0]!).getAllByTestId('row-util')[0]).toHaveTextContent('77 %');
+  });
+});
