@@ -118,7 +118,7 @@ test-fe: frontend-deps
 	cd $(FE) && npm test
 
 test-e2e: venv build
-	scripts/system-packages.sh chromium
+	scripts/system-packages.sh chromium prometheus  # the fleet spec scrapes a real lab
 	cd $(FE) && npm run e2e
 
 # The wheel as a user gets it (tests/integration/test_wheel.py): built again
