@@ -80,6 +80,9 @@ class Target:
     age_s: float = 5.0  # how old its newest sample is
     series: list[Sample] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # target labels (e.g. gpulens_url)
+    # False: its series reach Prometheus with no `up` of their own (honor_labels exporters,
+    # federation, remote write): they are in the GPU query, the target is not in `up`.
+    scraped: bool = True
 
 
 def prom_number(value: float) -> str:
@@ -165,7 +168,7 @@ class FakePrometheus:
                 "values": [[now - t.age_s, prom_number(t.up)]],
             }
             for t in self.targets
-            if t.up is not None and t.age_s <= 45
+            if t.up is not None and t.age_s <= 45 and t.scraped
         ]
 
     def _range(self, query: str, params: dict[str, str]) -> list[dict[str, Any]]:

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from gpulens.services.fleet.client import Auth, PrometheusClient, PrometheusError, number
+from gpulens.services.fleet.client import (
+    Auth,
+    PrometheusClient,
+    PrometheusError,
+    Series,
+    _result,
+    number,
+)
 from tests.services.fleet.fakeprom import FakePrometheus, Target, dcgm_metrics, self_signed, serve
 
 SECRET = "s3cret-Pa55"
@@ -58,6 +65,25 @@ def test_a_matrix_answer_becomes_series_with_labels_and_points(prom: FakePrometh
     first = series[0]
     assert first.labels["instance"] == "box-1:9400" and first.labels["Hostname"] == "box-1"
     assert first.last is not None and first.last[1] == 80.0
+
+
+def test_last_only_keeps_each_series_newest_point_with_its_time(prom: FakePrometheus) -> None:
+    promql = '{__name__=~"DCGM_FI_DEV_GPU_UTIL"}[45s]'
+    client = PrometheusClient(prom.url, timeout=3)
+
+    async def go() -> tuple[list[Series], list[Series]]:
+        try:
+            full = await client.query(promql, at=1_800_000_000.0)
+            return full, await client.query(promql, at=1_800_000_000.0, last_only=True)
+        finally:
+            await client.aclose()
+
+    full, last = asyncio.run(go())
+    assert len(last) == len(full) == 2
+    assert all(len(s.points) == 2 for s in full)  # the fake's matrix: two points each
+    assert [s.labels for s in last] == [s.labels for s in full]
+    assert [s.points for s in last] == [[s.points[-1]] for s in full]  # time and value
+    assert last[0].last == (1_800_000_000.0 - 5, 80.0)
 
 
 def test_connection_refused() -> None:
@@ -166,3 +192,13 @@ def test_queries_are_counted(prom: FakePrometheus) -> None:
 
     asyncio.run(go())
     assert client.queries == 2 == len(prom.requests)
+
+
+def test_label_values_that_are_not_strings_become_strings() -> None:
+    answer = {"data": {"resultType": "vector", "result": [
+        {"metric": {"gpu": 0, "job": "dcgm"}, "value": [1.5, "2"]},
+        {"value": [1.5, "NaN"]},
+    ]}}  # fmt: skip
+    series = _result(answer, ("vector",))
+    assert [s.labels for s in series] == [{"gpu": "0", "job": "dcgm"}, {}]
+    assert [s.last for s in series] == [(1.5, 2.0), (1.5, None)]

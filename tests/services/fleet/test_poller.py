@@ -167,6 +167,39 @@ def test_a_target_without_recent_samples_is_stale(prom: FakePrometheus) -> None:
     assert host.gpus[0].memory_used == 1000
 
 
+def test_gpu_series_with_no_up_are_shown_by_their_own_freshness_never_dropped(
+    prom: FakePrometheus,
+) -> None:
+    # honor_labels exporters, federation, remote write: fresh GPU series, the `up` query
+    # works (the other targets are in it) but has no series for this instance
+    prom.targets.append(Target("fed-1:9400", job="federate", series=dcgm_metrics("fed-1"),
+                               scraped=False))  # fmt: skip
+    p = poller(prom, stale_s=20)
+    message = refresh(p)
+    assert message.status.state == "ok"
+    host = by_key(message)["fed-1:9400"]
+    assert (host.state, host.reason, host.host, host.exporter) == (
+        "up",
+        None,
+        "fed-1",
+        "dcgm-exporter",
+    )
+    assert [g.state for g in host.gpus] == ["busy", "busy"]
+    assert host.gpus[0].memory_used == 40000 and host.last_sample is not None
+    assert message.totals.hosts == 5 and message.totals.gpus == 15
+    prom.targets[-1].age_s = 30  # its newest sample is older than FLEET_STALE_S
+    host = by_key(refresh(p))["fed-1:9400"]
+    assert (host.state, host.reason) == ("stale", "no sample for over 20 s")
+    assert [g.state for g in host.gpus] == ["stale", "stale"]
+    assert host.gpus[0].memory_used == 40000  # last known, not zeros
+    prom.targets[-1].age_s = 120  # no sample at all in the window: the last-known host
+    host = by_key(refresh(p))["fed-1:9400"]
+    assert host.state == "stale" and [g.memory_used for g in host.gpus] == [40000, 40000]
+    prom.targets[-1].age_s = 30  # first seen already stale: shown stale, not dropped
+    host = by_key(refresh(poller(prom, stale_s=20)))["fed-1:9400"]
+    assert host.state == "stale" and len(host.gpus) == 2
+
+
 def test_a_target_up_with_no_gpu_series_is_a_host_with_zero_gpus(prom: FakePrometheus) -> None:
     build = [s for s in gpulens_metrics("empty") if s[0] == "gpulens_build_info"]
     prom.targets.append(Target("empty:5000", series=build))

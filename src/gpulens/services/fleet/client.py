@@ -127,13 +127,19 @@ class PrometheusClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def query(self, promql: str, at: float | None = None) -> list[Series]:
-        """An instant query; a vector's samples come as one-point series, a matrix as is."""
+    async def query(
+        self, promql: str, at: float | None = None, *, last_only: bool = False
+    ) -> list[Series]:
+        """An instant query; a vector's samples come as one-point series, a matrix as is.
+
+        ``last_only``: each series keeps only its newest point (its time and value), and
+        the older points of a matrix are not parsed at all (the fleet reads ``last``).
+        """
         params = {"query": promql}
         if at is not None:
             params["time"] = f"{at:.3f}"
         data = await self._get("/api/v1/query", params)
-        return _result(data, ("vector", "matrix"))
+        return _result(data, ("vector", "matrix"), last_only=last_only)
 
     async def query_range(self, promql: str, start: float, end: float, step: float) -> list[Series]:
         params = {
@@ -240,8 +246,25 @@ def _connect_reason(exc: httpx.HTTPError) -> str:
     return f"cannot reach Prometheus ({type(exc).__name__}: {text[:160]})"
 
 
-def _result(data: dict[str, Any], kinds: tuple[str, ...]) -> list[Series]:
-    """The series of a successful answer; anything malformed is "not a Prometheus API answer"."""
+_STRINGS = {str}
+
+
+def _labels(metric: object) -> dict[str, str]:
+    """A series' labels; JSON gives them as strings already, so they are used as they are."""
+    if type(metric) is dict and set(map(type, metric.values())) <= _STRINGS:
+        return metric  # JSON object keys are always strings
+    if not metric:
+        return {}
+    return {str(k): str(v) for k, v in metric.items()}  # type: ignore[attr-defined]
+
+
+def _result(
+    data: dict[str, Any], kinds: tuple[str, ...], *, last_only: bool = False
+) -> list[Series]:
+    """The series of a successful answer; anything malformed is "not a Prometheus API answer".
+
+    ``last_only``: only each series' newest point is read (a matrix's values are in time
+    order), the others are neither parsed nor kept."""
     inner = data.get("data")
     if not isinstance(inner, dict) or inner.get("resultType") not in kinds:
         raise PrometheusError("not a Prometheus API answer (no vector or matrix in it)")
@@ -251,11 +274,17 @@ def _result(data: dict[str, Any], kinds: tuple[str, ...]) -> list[Series]:
     out: list[Series] = []
     try:
         for row in rows:
-            metric = row.get("metric") or {}
-            labels = {str(k): str(v) for k, v in metric.items()}
+            labels = _labels(row.get("metric"))
             if "value" in row:
                 t, v = row["value"]
                 out.append(Series(labels, [(float(t), number(v))]))
+            elif last_only:
+                values = row["values"]
+                if values:
+                    t, v = values[-1]
+                    out.append(Series(labels, [(float(t), number(v))]))
+                else:
+                    out.append(Series(labels, []))
             else:
                 out.append(Series(labels, [(float(t), number(v)) for t, v in row["values"]]))
     except (AttributeError, KeyError, TypeError, ValueError):

@@ -22,6 +22,7 @@ also scrapes itself, node exporters…: those are not GPU hosts).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -71,6 +72,8 @@ SPARK_STEP_S = 30
 MAX_BACKOFF_S = 60.0
 FORGET_AFTER_S = 3600.0  # a host gone from Prometheus for this long leaves the fleet
 MAX_LABEL = 200
+CLEAN_CACHE = 16384  # distinct label values remembered cleaned: 1000 hosts x 8 GPUs' UUIDs
+CLEAN_CACHE_CHARS = MAX_LABEL * 8  # a longer value is cleaned each time, never kept
 
 
 def duration(seconds: float) -> str:
@@ -152,7 +155,20 @@ class _Known:
 
 
 def clean(raw: str | None) -> str | None:
-    """A label value as text: control characters and escapes out, length capped."""
+    """A label value as text: control characters and escapes out, length capped.
+
+    Each series repeats its target's and its GPU's labels (100 hosts x 8 GPUs: about
+    12,000 label values a refresh, a few thousand distinct): each distinct value is
+    cleaned once and remembered (a bounded cache, short values only)."""
+    if raw is None:
+        return None
+    if len(raw) > CLEAN_CACHE_CHARS:
+        return clean_name(raw, MAX_LABEL)
+    return _clean_cached(raw)
+
+
+@functools.lru_cache(maxsize=CLEAN_CACHE)
+def _clean_cached(raw: str) -> str | None:
     return clean_name(raw, MAX_LABEL)
 
 
@@ -245,11 +261,13 @@ class FleetPoller:
         window = self.options.stale_s
         problems: list[str] = []
         try:
-            gpu_series = await self.client.query(gpu_query(window), at=now)
+            gpu_series = await self.client.query(gpu_query(window), at=now, last_only=True)
         except PrometheusError as exc:
             return self._publish(self._failed(exc.reason, now, started, first_query))
         try:
-            up_series: list[Series] | None = await self.client.query(up_query(window), at=now)
+            up_series: list[Series] | None = await self.client.query(
+                up_query(window), at=now, last_only=True
+            )
         except PrometheusError as exc:
             up_series = None
             problems.append(f"up: {exc.reason}")
@@ -380,7 +398,7 @@ class FleetPoller:
         wanted |= {i for i, (_, _, lab) in ups.items() if clean(lab.get("job")) in self._gpu_jobs}
         hosts: list[FleetHost] = []
         for instance in wanted:
-            host = self._host(instance, targets.get(instance), ups.get(instance), now, up_series)
+            host = self._host(instance, targets.get(instance), ups.get(instance), now)
             if host is not None:
                 hosts.append(host)
         names = Counter(h.host for h in hosts)
@@ -397,7 +415,6 @@ class FleetPoller:
         target: _Target | None,
         up: tuple[float | None, float, dict[str, str]] | None,
         now: float,
-        up_series: list[Series] | None,
     ) -> FleetHost | None:
         known = self._known.get(instance)
         state: FleetHostState
@@ -405,8 +422,17 @@ class FleetPoller:
         if up is not None and up[0] != 1:
             state = "down"
             reason = "Prometheus cannot scrape it (up = 0)"
-        elif up is not None or (up_series is None and target is not None):
+        elif up is not None:
             state = "up"
+        elif target is not None and target.last_sample is not None:
+            # No `up` for it: the up query failed, or its series reach Prometheus without a
+            # scrape of their own (honor_labels, federation, remote write). Its samples' own
+            # time says: up while fresh, stale after FLEET_STALE_S; never dropped.
+            if now - target.last_sample <= self.options.stale_s:
+                state = "up"
+            else:
+                state = "stale"
+                reason = f"no sample for over {self.options.stale_s:g} s"
         else:
             if known is None or (
                 known.last_sample is not None and now - known.last_sample > FORGET_AFTER_S
