@@ -1,6 +1,7 @@
 """Fleet mode at 100 hosts x 8 GPUs: the refresh's cost, and the server's CPU vs open pages.
 
     .venv/bin/python bench/fleet.py [--hosts 100] [--gpus 8] [--seconds 60] [--clients 0,10,100]
+    .venv/bin/python bench/fleet.py --serve [--static-dir frontend/dist]   # the page bench's lab
 
 Goals (issue 16):
 
@@ -285,6 +286,69 @@ def pct(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
+def serve(args: argparse.Namespace) -> int:
+    """``--serve``: the lab for the page bench (frontend/e2e/fleet.bench.ts). The exporter,
+    Prometheus (waited for until every GPU has three scrapes) and a fleet-mode ``gpulens
+    serve`` (replay, FLEET_REFRESH_S=2, STATIC_DIR=``--static-dir``) with its first fleet;
+    prints ``{"url", "prometheus", "hosts", "gpus"}`` as one JSON line, then runs until
+    stdin closes (or SIGTERM, SIGINT) and stops everything."""
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+    tmp = Path(tempfile.mkdtemp(prefix="gpulens-bench-fleet-serve-"))
+    me = [sys.executable, __file__]
+    log = sys.stderr
+    try:
+        with child(
+            [*me, "--exporter", str(args.hosts), str(args.gpus)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        ) as exporter:
+            assert exporter.stdout is not None
+            ports = json.loads(exporter.stdout.readline())
+            config = prometheus_config(tmp, [f"{LOOPBACK}:{p}" for p in ports])
+            prom_port = free_port()
+            prometheus = f"http://{LOOPBACK}:{prom_port}"
+            prom_log = (tmp / "prometheus.log").open("w")
+            prom_args = [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'data'}",
+                f"--web.listen-address={LOOPBACK}:{prom_port}",
+                "--log.level=warn",
+            ]
+            with child(prom_args, stdout=prom_log, stderr=prom_log):
+                gpus = args.hosts * args.gpus
+
+                def counts(query: str, want: int) -> bool:
+                    try:
+                        return prom_value(prometheus, query) == want
+                    except ValueError:  # starting: not JSON yet
+                        return False
+
+                print(f"waiting for Prometheus: {args.hosts} targets, 3 scrapes", file=log)
+                wait_for("targets up", lambda: counts("count(up == 1)", args.hosts))
+                full = f"count(count_over_time(DCGM_FI_DEV_GPU_UTIL[{STALE_S:g}s]) >= 3)"
+                wait_for("three scrapes", lambda: counts(full, gpus))
+                env = {
+                    "FLEET_PROMETHEUS_URL": prometheus,
+                    "FLEET_REFRESH_S": f"{REFRESH_S:g}",
+                    "FLEET_STALE_S": f"{STALE_S:g}",
+                    "STATIC_DIR": str(args.static_dir.resolve()),
+                }
+                with gpulens(tmp, "fleet", **env) as (url, _):
+
+                    def fleet_ready() -> bool:
+                        body = httpx.get(f"{url}/api/fleet", timeout=10).json()
+                        return bool(body["totals"]["hosts"] == args.hosts)
+
+                    wait_for("first fleet refresh", fleet_ready)
+                    info = {"url": url, "prometheus": prometheus, "hosts": args.hosts, "gpus": gpus}
+                    print(json.dumps(info), flush=True)
+                    sys.stdin.read()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=100)
@@ -292,10 +356,21 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="CPU window per row")
     parser.add_argument("--refreshes", type=int, default=20, help="timed poller refreshes")
     parser.add_argument("--clients", default="0,10,100")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="only start the lab with a fleet server, print its URL as JSON, run until stdin "
+        "closes (for frontend/e2e/fleet.bench.ts)",
+    )
+    parser.add_argument(
+        "--static-dir", type=Path, default=ROOT / "frontend" / "dist", help="the page (--serve)"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
     if not Path(PROMETHEUS).is_file():
         raise SystemExit(f"{PROMETHEUS} is missing: scripts/system-packages.sh prometheus")
+    if args.serve:
+        return serve(args)
 
     tmp = Path(tempfile.mkdtemp(prefix="gpulens-bench-fleet-"))
     me = [sys.executable, __file__]

@@ -1,0 +1,286 @@
+/**
+ * The Fleet view with 100 hosts × 8 GPUs (issue 16; the goal: ≤ 15 % main
+ * thread, ≥ 55 fps, no task over 50 ms), against the 100-host lab of
+ * bench/fleet.py --serve: a synthetic exporter (one HTTP endpoint per host,
+ * dcgm-exporter's format), a real Prometheus scraping it every 5 s, and a
+ * fleet-mode `gpulens serve` (replay, FLEET_REFRESH_S=2: a fleet message every
+ * 2 s) serving frontend/dist. In headless Chromium at 1440×900, the page is
+ * opened on `?view=fleet`, and once the 100 hosts are shown, each of these is
+ * measured over BENCH_SECONDS (30 s):
+ *
+ * - idle: live, nothing done (fleet messages every 2 s);
+ * - scroll: mouse-wheel steps down through the hosts to the bottom, then up, and again;
+ * - filter: typing a host's name in the filter (a key every 100 ms), then clearing it;
+ * - sort: a click on the next sort every 1.5 s (Host, Utilization, State, GPUs).
+ *
+ * Per interval: the main thread's busy share (CDP Performance metrics,
+ * TaskDuration's delta over the wall time), frames per second (a
+ * requestAnimationFrame loop in the page), the long tasks (> 50 ms,
+ * PerformanceObserver) and the longest. The page load (navigation to the hosts
+ * shown, and 2 s after) counts its long tasks too. Baseline in the same run:
+ * the same server's GPUs view (`?view=gpus`, its 8 replayed GPUs), load, idle
+ * and scroll (it has no filter or sort).
+ * `npm run bench -- fleet` prints a table (and writes test-results/fleet-bench.json).
+ */
+import { expect, test, type CDPSession, type Page } from '@playwright/test';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
+import { DIST, FRONTEND, REPO } from './backend';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+const HOSTS = 100;
+
+interface LabInfo {
+  url: string;
+  prometheus: string;
+  hosts: number;
+  gpus: number;
+}
+
+interface Row {
+  view: 'fleet' | 'gpus';
+  interval: string;
+  seconds: number;
+  busyPct: number;
+  scriptPct: number;
+  layoutStylePct: number;
+  fps: number | null;
+  longTasks: number;
+  maxTaskMs: number;
+  fleetMessages: number;
+}
+
+const results: Row[] = [];
+let lab: ChildProcessWithoutNullStreams;
+let info: LabInfo;
+let log = '';
+
+test.describe.configure({ mode: 'serial' });
+
+test.beforeAll(async () => {
+  test.setTimeout(240_000);
+  lab = spawn(resolve(REPO, '.venv/bin/python'), ['bench/fleet.py', '--serve', '--static-dir', DIST], {
+    cwd: REPO,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  lab.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const lines = createInterface({ input: lab.stdout });
+  info = await new Promise<LabInfo>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`fleet lab: no URL within 200 s\n${log.slice(-3000)}`)), 200_000);
+    lab.once('exit', (code) => fail(new Error(`fleet lab exited (${code})\n${log.slice(-3000)}`)));
+    lines.on('line', (line) => {
+      try {
+        const data = JSON.parse(line) as LabInfo;
+        clearTimeout(timer);
+        ok(data);
+      } catch {
+        /* not ours */
+      }
+    });
+  });
+  expect(info.hosts).toBe(HOSTS);
+});
+
+test.afterAll(async () => {
+  if (lab && lab.exitCode === null) {
+    const exited = new Promise((ok) => lab.once('exit', ok));
+    lab.stdin.end(); // end of input stops the lab
+    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 20_000))]);
+    if (lab.exitCode === null) lab.kill('SIGTERM');
+  }
+  if (results.length === 0) return;
+  const pct = (x: number) => (Number.isNaN(x) ? '—' : x.toFixed(1));
+  const head = ['view', 'interval', 's', 'main thread %', 'script %', 'style+layout %', 'fps', 'long tasks', 'max task ms', 'fleet msgs'];
+  const lines = results.map((r) => [
+    r.view, r.interval, r.seconds.toFixed(1), pct(r.busyPct), pct(r.scriptPct), pct(r.layoutStylePct),
+    r.fps === null ? '—' : r.fps.toFixed(1), String(r.longTasks), String(r.maxTaskMs), String(r.fleetMessages),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  console.log(['', fmt(head), `|${widths.map((w, i) => (i < 2 ? '-' : '') + '-'.repeat(w) + (i < 2 ? '-' : ':')).join('|')}|`, ...lines.map(fmt)].join('\n'));
+  mkdirSync(resolve(FRONTEND, 'test-results'), { recursive: true });
+  writeFileSync(
+    resolve(FRONTEND, 'test-results/fleet-bench.json'),
+    JSON.stringify({ hosts: info?.hosts, gpus: info?.gpus, seconds: SECONDS, viewport: '1440x900', refreshS: 2, results }, null, 2),
+  );
+});
+
+/** In the page from the start: long tasks, a frame counter, and the fleet messages received. */
+function instrument(): void {
+  const w = window as unknown as { __longtasks: { start: number; duration: number }[]; __frames: number; __fleet: number };
+  w.__longtasks = [];
+  w.__frames = 0;
+  w.__fleet = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) w.__longtasks.push({ start: e.startTime, duration: e.duration });
+  }).observe({ type: 'longtask', buffered: true });
+  const tick = () => {
+    w.__frames++;
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      this.addEventListener('message', (e: MessageEvent) => {
+        if (typeof e.data === 'string' && e.data.startsWith('{"type":"fleet"')) w.__fleet++;
+      });
+    }
+  };
+}
+
+interface Mark {
+  now: number;
+  frames: number;
+  fleet: number;
+  metrics: Record<string, number>;
+}
+
+async function mark(page: Page, cdp: CDPSession): Promise<Mark> {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const inPage = await page.evaluate(() => {
+    const w = window as unknown as { __frames: number; __fleet: number };
+    return { now: performance.now(), frames: w.__frames, fleet: w.__fleet };
+  });
+  return { ...inPage, metrics: Object.fromEntries(metrics.map((m) => [m.name, m.value])) };
+}
+
+async function measure(
+  page: Page,
+  cdp: CDPSession,
+  view: Row['view'],
+  interval: string,
+  act: (until: number) => Promise<void>,
+  fps = true,
+): Promise<Row> {
+  const a = await mark(page, cdp);
+  await act(Date.now() + SECONDS * 1000);
+  const b = await mark(page, cdp);
+  await page.waitForTimeout(200); // the last long task's entry is delivered after it ends
+  const tasks = await page.evaluate(
+    ([from, to]) =>
+      (window as unknown as { __longtasks: { start: number; duration: number }[] }).__longtasks.filter(
+        (t) => t.start + t.duration > from! && t.start < to!,
+      ),
+    [a.now, b.now],
+  );
+  const wall = b.metrics.Timestamp! - a.metrics.Timestamp!;
+  const share = (...names: string[]) => (100 * names.reduce((s, n) => s + (b.metrics[n]! - a.metrics[n]!), 0)) / wall;
+  const row: Row = {
+    view,
+    interval,
+    seconds: wall,
+    busyPct: share('TaskDuration'),
+    scriptPct: share('ScriptDuration'),
+    layoutStylePct: share('LayoutDuration', 'RecalcStyleDuration'),
+    fps: fps ? (b.frames - a.frames) / ((b.now - a.now) / 1000) : null,
+    longTasks: tasks.length,
+    maxTaskMs: Math.round(Math.max(0, ...tasks.map((t) => t.duration))),
+    fleetMessages: b.fleet - a.fleet,
+  };
+  console.log(`fleet bench ${JSON.stringify(row)}`);
+  results.push(row);
+  return row;
+}
+
+const idle = (page: Page) => async (until: number) => page.waitForTimeout(until - Date.now());
+
+/** Wheel steps (250 px every 100 ms) down to the bottom, then up to the top, and again. */
+const scroll = (page: Page) => async (until: number) => {
+  await page.mouse.move(720, 500);
+  let down = true;
+  while (Date.now() < until) {
+    await page.mouse.wheel(0, down ? 250 : -250);
+    await page.waitForTimeout(100);
+    const { y, max } = await page.evaluate(() => ({
+      y: window.scrollY,
+      max: document.documentElement.scrollHeight - window.innerHeight,
+    }));
+    if (down && y >= max - 1) down = false;
+    else if (!down && y <= 0) down = true;
+  }
+};
+
+/** A host's name typed a key every 100 ms, the answer looked at, then the box cleared. */
+const filter = (page: Page) => async (until: number) => {
+  const box = page.getByTestId('fleet-filter');
+  const count = page.getByTestId('fleet-count');
+  let i = 0;
+  while (Date.now() < until) {
+    const name = `node-0${String(i++ % 10)}${String((i * 7) % 10)}`;
+    await box.pressSequentially(name, { delay: 100 });
+    await expect(count).toContainText('1 of 100 hosts');
+    await page.waitForTimeout(500);
+    await box.fill('');
+    await expect(count).toHaveText(`${HOSTS} hosts`);
+    await page.waitForTimeout(500);
+  }
+};
+
+/** The next sort every 1.5 s. */
+const sort = (page: Page) => async (until: number) => {
+  const group = page.getByTestId('fleet-sort');
+  const names = ['Utilization', 'State', 'GPUs', 'Host'];
+  let i = 0;
+  while (Date.now() < until) {
+    await group.getByRole('button', { name: names[i++ % names.length], exact: true }).click();
+    await page.waitForTimeout(1500);
+  }
+};
+
+for (const view of ['fleet', 'gpus'] as const) {
+  test(`${view === 'fleet' ? 'the Fleet view, 100 hosts × 8 GPUs' : 'baseline: the GPUs view'}: main thread, fps, long tasks`, async ({
+    browser,
+  }) => {
+    test.setTimeout(60_000 + 4 * (SECONDS + 15) * 1000);
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    await context.addInitScript(instrument);
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+
+    // The load: navigation to the view shown, then 2 s.
+    await page.goto(`${info.url}/?view=${view}`);
+    if (view === 'fleet') {
+      await expect(page.getByTestId('fleet-host')).toHaveCount(HOSTS, { timeout: 30_000 });
+      await expect(page.getByTestId('fleet-count')).toHaveText(`${HOSTS} hosts`);
+    } else {
+      await expect(page.getByTestId('gpu-card').first()).toBeVisible({ timeout: 30_000 });
+    }
+    await page.waitForTimeout(2000);
+    const loaded = await mark(page, cdp);
+    const loadTasks = await page.evaluate(() =>
+      (window as unknown as { __longtasks: { start: number; duration: number }[] }).__longtasks.map((t) => ({
+        start: Math.round(t.start),
+        duration: Math.round(t.duration),
+      })),
+    );
+    console.log(`fleet bench ${view} load: long tasks ${JSON.stringify(loadTasks)}`);
+    results.push({
+      view,
+      interval: 'load (navigation → shown + 2 s)',
+      seconds: loaded.now / 1000,
+      busyPct: Number.NaN,
+      scriptPct: Number.NaN,
+      layoutStylePct: Number.NaN,
+      fps: null,
+      longTasks: loadTasks.length,
+      maxTaskMs: Math.max(0, ...loadTasks.map((t) => t.duration)),
+      fleetMessages: loaded.fleet,
+    });
+
+    await measure(page, cdp, view, 'idle, live', idle(page));
+    await measure(page, cdp, view, 'scroll (wheel, 2500 px/s)', scroll(page));
+    await page.evaluate(() => window.scrollTo(0, 0));
+    if (view === 'fleet') {
+      await measure(page, cdp, view, 'filter: type a host, clear', filter(page));
+      await measure(page, cdp, view, 'sort: next one every 1.5 s', sort(page));
+      const rows = results.filter((r) => r.view === 'fleet' && r.interval.startsWith('idle'));
+      expect(rows[0]!.fleetMessages, 'fleet messages while idle (every 2 s)').toBeGreaterThanOrEqual(SECONDS / 2 - 3);
+    }
+    await context.close();
+  });
+}
