@@ -228,8 +228,12 @@ def wait_for(what: str, check: Any, within: float = 120.0) -> Any:
 
 
 def prom_value(prometheus: str, query: str) -> float | None:
-    body = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=10).json()
-    result = body["data"]["result"]
+    """The query's first value; None while Prometheus is still starting (an error page)."""
+    try:
+        body = httpx.get(f"{prometheus}/api/v1/query", params={"query": query}, timeout=10).json()
+        result = body["data"]["result"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
     return float(result[0]["value"][1]) if result else None
 
 
