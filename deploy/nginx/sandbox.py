@@ -6,8 +6,14 @@ Used by scripts/lint-deploy.sh (``nginx -t``) and tests/deploy/test_nginx.py
 configuration without root or touching /etc/nginx:
 
     deploy/nginx/sandbox.py /tmp/gl-nginx --https-listen 127.0.0.1:8443 \\
-        --http-listen 127.0.0.1:8080 --upstream 127.0.0.1:5000 --static frontend/dist
+        --http-listen 127.0.0.1:8080 --upstream 127.0.0.1:5000 --static frontend/dist \\
+        --user alice:a-long-password
     nginx -p /tmp/gl-nginx -c conf/nginx.conf -e logs/error.log -g 'daemon off;'
+
+Access is basic auth, as in production: the htpasswd file is DIR/conf/gpulens.htpasswd
+(``--user NAME:PASSWORD`` adds entries; without any, nobody gets in) unless
+``--htpasswd`` names another; ``--auth sso --sso-upstream HOST:PORT`` or ``--auth off``
+choose the other modes (docs/access.md).
 
 The site file is rendered by deploy/nginx/render.sh (the one substitution
 used in production too). A throwaway self-signed certificate is made with the openssl
@@ -82,6 +88,17 @@ def mime_types(nginx: str) -> str:
     return f"include {found};" if found else FALLBACK_TYPES
 
 
+def htpasswd_line(user: str, password: str) -> str:
+    """``user:<SHA-512 crypt of password>``, the hash made by ``openssl passwd -6``."""
+    if not user or ":" in user or "\n" in user:
+        raise ValueError(f"not a usable htpasswd user name: {user!r}")
+    hashed = subprocess.run(
+        ["openssl", "passwd", "-6", "-stdin"],
+        input=password, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    return f"{user}:{hashed}\n"
+
+
 def render(env: dict[str, str], template: Path = HERE / "gpulens.conf") -> str:
     result = subprocess.run(
         ["sh", str(HERE / "render.sh"), str(template)],
@@ -102,8 +119,17 @@ def build(
     server_name: str = "localhost",
     metrics_allow: str = "192.0.2.0/24",
     nginx: str = "nginx",
+    auth: str = "basic",
+    htpasswd: Path | None = None,
+    users: dict[str, str] | None = None,
+    sso_upstream: str = "127.0.0.1:4180",
+    metrics_access: str = "auth",
 ) -> Sandbox:
-    """Write conf/nginx.conf, conf/sites/gpulens.conf, the snippets and a certificate."""
+    """Write conf/nginx.conf, conf/sites/gpulens.conf, the snippets and a certificate.
+
+    ``users`` (name -> password) are written to ``htpasswd`` (default
+    conf/gpulens.htpasswd, created empty when there are none: nobody gets in).
+    """
     prefix = prefix.resolve()
     conf_dir, logs, tmp = prefix / "conf", prefix / "logs", prefix / "tmp"
     for d in (conf_dir / "sites", conf_dir / "snippets" / "gpulens", logs, tmp):
@@ -113,6 +139,12 @@ def build(
     cert, key = make_certificate(prefix / "tls", (server_name.split()[0],))
     dhparam = prefix / "tls" / "ffdhe2048.pem"
     shutil.copyfile(HERE / "ffdhe2048.pem", dhparam)
+    if htpasswd is None:
+        htpasswd = conf_dir / "gpulens.htpasswd"
+        htpasswd.write_text("".join(htpasswd_line(u, pw) for u, pw in (users or {}).items()))
+        htpasswd.chmod(0o640)
+    elif users:
+        raise ValueError("users are written only to the sandbox's own htpasswd file")
     port = https_listen.rsplit(":", 1)[-1]
     site = render(
         {
@@ -126,6 +158,10 @@ def build(
             "GPULENS_KEY": str(key),
             "GPULENS_DHPARAM": str(dhparam),
             "GPULENS_METRICS_ALLOW": metrics_allow,
+            "GPULENS_AUTH": auth,
+            "GPULENS_HTPASSWD": str(htpasswd.resolve()),
+            "GPULENS_SSO_UPSTREAM": sso_upstream,
+            "GPULENS_METRICS_ACCESS": metrics_access,
         }
     )
     (conf_dir / "sites" / "gpulens.conf").write_text(site)
@@ -173,6 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-name", default="localhost")
     parser.add_argument("--metrics-allow", default="192.0.2.0/24")
     parser.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
+    parser.add_argument("--auth", choices=("basic", "sso", "off"), default="basic")
+    parser.add_argument("--htpasswd", type=Path, help="an existing htpasswd file to use")
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="add to the sandbox's htpasswd (for trying it out: the password shows in ps)",
+    )
+    parser.add_argument("--sso-upstream", default="127.0.0.1:4180")
+    parser.add_argument("--metrics-access", choices=("auth", "addresses"), default="auth")
     parser.add_argument("--test", action="store_true", help="then run nginx -t on it")
     args = parser.parse_args(argv)
     box = build(
@@ -184,6 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         server_name=args.server_name,
         metrics_allow=args.metrics_allow,
         nginx=args.nginx,
+        auth=args.auth,
+        htpasswd=args.htpasswd,
+        users={name: pw for name, _, pw in (u.partition(":") for u in args.user)} or None,
+        sso_upstream=args.sso_upstream,
+        metrics_access=args.metrics_access,
     )
     print(json.dumps({**asdict(box), "run": box.command(args.nginx, "-g", "daemon off;")}))
     if args.test:
