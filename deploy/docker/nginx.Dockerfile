@@ -5,7 +5,9 @@
 # Used by the `nginx` profile of docker-compose.yml:
 #   docker compose --profile nginx up --build      # https://localhost:8443
 # The certificate is mounted at run time into /etc/gpulens/tls/ (fullchain.pem,
-# privkey.pem); see README.md, "Docker".
+# privkey.pem), and so is the htpasswd file of the basic auth the recipe turns
+# on by default (htpasswd; AUTH=sso or AUTH=off choose otherwise, see
+# docs/access.md); see README.md, "Docker".
 #
 # Base images are pinned to exact tags (pin digests too for production).
 ARG NODE_IMAGE=node:20.20.2-alpine
@@ -26,6 +28,9 @@ ARG UPSTREAM=backend:5000
 ARG HTTPS_PORT=8443
 ARG HTTP_PORT=8080
 ARG METRICS_ALLOW=127.0.0.1
+ARG AUTH=basic
+ARG HTPASSWD=/etc/gpulens/tls/htpasswd
+ARG SSO_UPSTREAM=oauth2-proxy:4180
 COPY --from=spa /src/frontend/dist /usr/share/gpulens/dist
 COPY deploy/nginx/security-headers.conf deploy/nginx/proxy.conf /etc/nginx/snippets/gpulens/
 COPY deploy/nginx/ffdhe2048.pem /etc/nginx/ffdhe2048.pem
@@ -41,6 +46,9 @@ RUN GPULENS_SERVER_NAME="${SERVER_NAME}" \
     GPULENS_KEY=/etc/gpulens/tls/privkey.pem \
     GPULENS_DHPARAM=/etc/nginx/ffdhe2048.pem \
     GPULENS_METRICS_ALLOW="${METRICS_ALLOW}" \
+    GPULENS_AUTH="${AUTH}" \
+    GPULENS_HTPASSWD="${HTPASSWD}" \
+    GPULENS_SSO_UPSTREAM="${SSO_UPSTREAM}" \
     sh /tmp/gpulens-nginx/render.sh /tmp/gpulens-nginx/gpulens.conf > /etc/nginx/conf.d/default.conf \
     && rm -rf /tmp/gpulens-nginx
 USER 101

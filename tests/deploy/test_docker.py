@@ -181,6 +181,20 @@ def test_nginx_image_uses_the_shipped_config() -> None:
     assert "npm run build" in runs(NGINX)
 
 
+def test_nginx_image_turns_basic_auth_on_with_a_mounted_htpasswd() -> None:
+    """As the recipe: basic auth by default, its htpasswd in the directory compose mounts."""
+    assert build_args(NGINX)["AUTH"] == "basic"
+    text = runs(NGINX)
+    assert 'GPULENS_AUTH="${AUTH}"' in text
+    assert 'GPULENS_HTPASSWD="${HTPASSWD}"' in text
+    nginx = compose()["services"]["nginx"]
+    args = nginx["build"]["args"]
+    assert args["AUTH"] == "basic"
+    mounted = [volume.split(":")[1] for volume in nginx["volumes"]]
+    assert any(args["HTPASSWD"].startswith(f"{target}/") for target in mounted), mounted
+    assert args["HTPASSWD"].startswith(build_args(NGINX)["HTPASSWD"].rsplit("/", 1)[0])
+
+
 def test_compose_backend_gets_the_gpus_and_host_pids() -> None:
     services = compose()["services"]
     assert set(services) >= {"backend", "frontend", "nginx"}
