@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ProviderName = Literal["auto", "nvml", "nvidia-smi", "nvtop", "replay"]
@@ -22,6 +22,63 @@ CommaList = Annotated[list[str], NoDecode]
 
 MIN_POLL_INTERVAL_MS = 250
 RECOMMENDED_POLL_INTERVAL_MS = 1000
+
+ACCESS_TOKEN_MIN = 16
+ACCESS_TOKEN_MAX = 512
+# Settings whose value an error message must never repeat.
+SECRET_SETTINGS = frozenset({"ACCESS_TOKEN"})
+TOKEN_RULE = (
+    f"{ACCESS_TOKEN_MIN}-{ACCESS_TOKEN_MAX} printable ASCII characters without spaces "
+    "(e.g. `openssl rand -base64 32`)"
+)
+
+
+def token_shape_ok(token: str) -> bool:
+    """16-512 characters, each printable ASCII other than space (0x21-0x7E)."""
+    return ACCESS_TOKEN_MIN <= len(token) <= ACCESS_TOKEN_MAX and all(
+        "!" <= ch <= "~" for ch in token
+    )
+
+
+def read_token_file(path: Path) -> str:
+    """The access token in ``path``: readable, not world-accessible, one token (a single
+    trailing newline, as ``echo`` writes, is not part of it). ``ValueError`` names the file,
+    never the content."""
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if mode & 0o006:
+        raise ValueError(
+            f"{path} can be read or written by every user on this machine: "
+            f"chmod 600 {path} (or 640 with the gpulens group)"
+        )
+    if data.endswith(b"\r\n"):
+        data = data[:-2]
+    elif data.endswith(b"\n"):
+        data = data[:-1]
+    if not data:
+        raise ValueError(f"{path} is empty: write the token into it ({TOKEN_RULE})")
+    try:
+        token = data.decode("ascii")
+    except UnicodeDecodeError:
+        token = ""
+    if not token_shape_ok(token):
+        raise ValueError(f"{path} does not hold a usable token: it must be {TOKEN_RULE}")
+    return token
+
+
+def parse_networks(value: list[str]) -> list[str]:
+    """Each entry an IP address or network (v4 or v6); ``ValueError`` names the bad one."""
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)"
+            ) from None
+    return value
 
 
 class ConfigError(SystemExit):
@@ -197,6 +254,34 @@ class Settings(BaseSettings):
         "(user-1a2b), for shared screens.",
     )
 
+    access_token: SecretStr | None = Field(
+        None,
+        description="Shared access token required on every HTTP route and the WebSocket, "
+        f"{ACCESS_TOKEN_MIN}-{ACCESS_TOKEN_MAX} printable ASCII characters; prefer "
+        "ACCESS_TOKEN_FILE (an environment is easier to leak than a file).",
+    )
+    access_token_file: Path | None = Field(
+        None,
+        description="File holding the access token (one line; not readable by every user: "
+        "chmod 600), read at start-up. Not together with ACCESS_TOKEN.",
+    )
+    trusted_proxies: CommaList = Field(
+        default_factory=list,
+        description="Proxies (IP addresses or networks, comma-separated) whose requests may "
+        "name the signed-in user in PROXY_USER_HEADER and the client in X-Forwarded-For; "
+        "setting it makes access required.",
+    )
+    proxy_user_header: str = Field(
+        "X-Forwarded-User",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$",
+        description="Header in which a trusted proxy names the signed-in user.",
+    )
+    metrics_allow_from: CommaList = Field(
+        default_factory=list,
+        description="Addresses or networks (comma-separated) that may read /metrics and the "
+        "full /api/health without credentials, e.g. the Prometheus server.",
+    )
+
     fleet_prometheus_url: str | None = Field(
         None,
         description="Prometheus server the Fleet view queries (http:// or https://, e.g. "
@@ -232,7 +317,9 @@ class Settings(BaseSettings):
         "configuration); a Prometheus label name.",
     )
 
-    @field_validator("allowed_origins", "allowed_hosts", mode="before")
+    @field_validator(
+        "allowed_origins", "allowed_hosts", "trusted_proxies", "metrics_allow_from", mode="before"
+    )
     @classmethod
     def _split(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -283,6 +370,28 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{item!r} is not an IP address or network (e.g. 10.0.0.0/8)"
                 ) from None
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allow_from")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return parse_networks(value)
+
+    @field_validator("access_token")
+    @classmethod
+    def _access_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not token_shape_ok(value.get_secret_value()):
+            raise ValueError(f"the token must be {TOKEN_RULE}")  # never the value itself
+        return value
+
+    @field_validator("access_token_file")
+    @classmethod
+    def _access_token_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None or str(value) == "":
+            return None
+        if info.data.get("access_token") is not None:
+            raise ValueError("give either ACCESS_TOKEN or ACCESS_TOKEN_FILE, not both")
+        read_token_file(value)
         return value
 
     @field_validator("static_dir")
@@ -393,6 +502,24 @@ class Settings(BaseSettings):
             return None
         return path.read_text(encoding="utf-8").strip()
 
+    def access_secret(self) -> str | None:
+        """The access token (ACCESS_TOKEN, or ACCESS_TOKEN_FILE read now), or None."""
+        if self.access_token is not None:
+            return self.access_token.get_secret_value()
+        if self.access_token_file is not None:
+            return read_token_file(self.access_token_file)
+        return None
+
+    @property
+    def access_required(self) -> bool:
+        """A token or a trusted proxy is configured: every route but the page's shell needs
+        credentials. Otherwise access is open (as before the setting existed)."""
+        return (
+            self.access_token is not None
+            or self.access_token_file is not None
+            or bool(self.trusted_proxies)
+        )
+
     @property
     def poll_interval(self) -> float:
         return self.poll_interval_ms / 1000
@@ -410,6 +537,8 @@ def describe_errors(error: ValidationError) -> str:
         field = Settings.model_fields.get(name.lower())
         allowed = field.description if field is not None and field.description else ""
         given = os.environ.get(name, item.get("input"))
+        if name in SECRET_SETTINGS:
+            given = "(hidden)"
         lines.append(f"  {name}={given!r}: {item['msg']}. Allowed: {allowed}")
     return "\n".join(lines)
 

@@ -4,9 +4,43 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+# Query parameters that look like a credential: refused by the app (400) and never printed.
+SECRET_QUERY_NAMES = frozenset({"token", "access_token", "accesstoken", "auth", "api_key"})
+REDACTED = "[redacted]"
+# A path with a query string, as uvicorn prints it ('/x?a=b c' ends at a space or quote).
+_QUERY = re.compile(r"\?([^\s\"']*)")
+
+
+def _secret_name(name: str) -> bool:
+    return unquote_plus(name).strip().lower() in SECRET_QUERY_NAMES
+
+
+def query_has_secret(query_string: bytes | str) -> bool:
+    """Whether a raw query string names a token-like parameter (case-insensitive)."""
+    text = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
+    return any(_secret_name(pair.split("=", 1)[0]) for pair in re.split("[&;]", text) if pair)
+
+
+def redact_query(text: str) -> str:
+    """``text`` with the value of every token-like query parameter replaced by [redacted]."""
+    if "?" not in text:
+        return text
+
+    def scrub(match: re.Match[str]) -> str:
+        pairs = re.split("([&;])", match.group(1))
+        for i in range(0, len(pairs), 2):
+            name, eq, _ = pairs[i].partition("=")
+            if _secret_name(name):
+                pairs[i] = f"{name}={REDACTED}" if eq else name
+        return "?" + "".join(pairs)
+
+    return _QUERY.sub(scrub, text)
 
 
 class DropColorMessage(logging.Filter):
@@ -17,13 +51,29 @@ class DropColorMessage(logging.Filter):
         return True
 
 
+class RedactSecrets(logging.Filter):
+    """Token-like query values never reach a log line: uvicorn prints each request's path
+    and query (access log, and "WebSocket /ws/gpu?..." lines), and a token someone put in
+    a URL must not be copied from there into the journal. Headers (Authorization, Cookie)
+    are never logged at any level LOG_LEVEL allows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and "?" in record.msg:
+            record.msg = redact_query(record.msg)
+        if isinstance(record.args, tuple) and any(
+            isinstance(a, str) and "?" in a for a in record.args
+        ):
+            record.args = tuple(redact_query(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 def log_config(level: str = "INFO") -> dict[str, Any]:
     """A ``logging.config.dictConfig`` dict; also handed to uvicorn as its ``log_config``."""
     handler = {
         "class": "logging.StreamHandler",
         "formatter": "json",
         "stream": "ext://sys.stderr",
-        "filters": ["no_color"],
+        "filters": ["no_color", "redact"],
     }
     return {
         "version": 1,
@@ -35,7 +85,10 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
             }
         },
-        "filters": {"no_color": {"()": "gpulens.logs.DropColorMessage"}},
+        "filters": {
+            "no_color": {"()": "gpulens.logs.DropColorMessage"},
+            "redact": {"()": "gpulens.logs.RedactSecrets"},
+        },
         "handlers": {"default": handler},
         "loggers": {
             "gpulens": {"handlers": ["default"], "level": level, "propagate": False},

@@ -22,12 +22,14 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gpulens import __version__
+from gpulens.api.access import AccessGate, AccessMiddleware, PeerMiddleware
 from gpulens.api.events import router as events_router
 from gpulens.api.fleet import router as fleet_router
 from gpulens.api.history import router as history_router
 from gpulens.api.metrics import install_metrics
 from gpulens.api.routes import router
 from gpulens.api.security import GuardMiddleware, HostPolicy
+from gpulens.api.session import router as session_router
 from gpulens.api.static import SpaFiles, find_static_dir
 from gpulens.api.usage import router as usage_router
 from gpulens.config import Settings
@@ -181,6 +183,7 @@ def create_app(
     app.include_router(events_router)
     app.include_router(usage_router)
     app.include_router(fleet_router)
+    app.include_router(session_router)
     hub = make_hub(settings)
     fleet = make_fleet(settings, hub)
     app.state.fleet = fleet
@@ -206,9 +209,13 @@ def create_app(
     app.state.history = history
     app.state.stream = stream
     app.state.policy = HostPolicy(settings)
+    app.state.access = AccessGate(settings)
     static = find_static_dir(settings.static_dir)
     if static is not None:
         app.mount("/", SpaFiles(directory=static, html=True), name="dashboard")
         log.info("serving the dashboard from %s", static)
+    # Outermost first: the peer kept, then X-Forwarded-*; Host; then who may look.
+    app.add_middleware(AccessMiddleware, gate=app.state.access)
     app.add_middleware(GuardMiddleware, policy=app.state.policy)
+    app.add_middleware(PeerMiddleware, forwarded_allow_ips=settings.forwarded_allow_ips)
     return app

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, Request, WebSocket
 from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse, Response
 
 from gpulens import __version__
+from gpulens.api.access import MINIMAL_HEALTH_KEY, WS_LIMITED, WS_REQUIRED, cookie_header
 from gpulens.api.deps import HistoryDep, HubDep, PolicyDep, SamplerDep, StreamDep
 from gpulens.api.fleet import FleetDep
+from gpulens.api.session import GateDep
 from gpulens.core.metrics.providers.base import XidState
 from gpulens.core.metrics.schema import CamelModel
 from gpulens.services.fleet.poller import FleetPoller
@@ -57,14 +60,24 @@ class Health(CamelModel):
 
 @router.get("/api/health", response_model=Health, response_model_by_alias=True)
 def health(
-    hub: HubDep, stream: StreamDep, sampler: SamplerDep, recorder: HistoryDep, fleet: FleetDep
-) -> BaseModel:
-    """Service health: provider state, age of the last sample, connected clients."""
+    request: Request,
+    hub: HubDep,
+    stream: StreamDep,
+    sampler: SamplerDep,
+    recorder: HistoryDep,
+    fleet: FleetDep,
+) -> BaseModel | Response:
+    """Service health: provider state, age of the last sample, connected clients.
+
+    Without credentials, when access is required (and not from METRICS_ALLOW_FROM): only
+    ``{"status": ...}``, with the same status code, for probes."""
     now = stream.clock()
     age = None if stream.last_sample_at is None else round(now - stream.last_sample_at, 3)
     stale = age is None or age > max(3 * sampler.interval, sampler.timeout + sampler.interval)
     status = stream.status
     ok = status.state == "ok" and not stale
+    if request.scope.get(MINIMAL_HEALTH_KEY):
+        return JSONResponse({"status": "ok" if ok else "degraded"})
     return Health(
         status="ok" if ok else "degraded",
         provider=status.provider,
@@ -118,11 +131,21 @@ def config(stream: StreamDep) -> BaseModel:
 
 @router.websocket("/ws/gpu")
 async def gpu_stream(
-    websocket: WebSocket, hub: HubDep, stream: StreamDep, policy: PolicyDep
+    websocket: WebSocket, hub: HubDep, stream: StreamDep, policy: PolicyDep, gate: GateDep
 ) -> None:
     """Live telemetry: a hello with backfill, then telemetry, status, hot-plug and heartbeats."""
     if not policy.origin_ok(websocket.headers.get("origin"), websocket.headers.get("host")):
         await websocket.close(code=1008, reason="origin not allowed")  # before accept → HTTP 403
+        return
+    verdict = gate.check(websocket.scope)  # once, at the handshake
+    if not verdict.ok:
+        # Accepted, then closed with a code of its own: the page can tell "sign in"
+        # from a network failure (a refused handshake looks like one to a browser).
+        clear = cookie_header("", gate.secure(websocket.scope), clear=True)
+        headers = [(b"set-cookie", clear.encode("latin-1"))] if verdict.clear_cookie else []
+        await websocket.accept(headers=headers)
+        code, reason = WS_LIMITED if verdict.retry_after is not None else WS_REQUIRED
+        await websocket.close(code=code, reason=reason)
         return
     await websocket.accept()
     if hub.full:

@@ -48,9 +48,23 @@ def warn_about(settings: Settings) -> None:
         )
 
 
+def warn_about_access(settings: Settings) -> None:
+    """Log, once, that an address wider than loopback with open access shows everyone
+    every GPU's processes and their users, and which settings close it."""
+    if is_loopback(settings.host) is False and not settings.access_required:
+        log.warning(
+            "HOST=%s is reachable from other machines and access is open: anyone who can "
+            "reach it sees every GPU job with its user and process names. Set "
+            "ACCESS_TOKEN_FILE (a shared token), or TRUSTED_PROXIES (the address of a proxy "
+            "that signs users in, e.g. nginx), or bind HOST=127.0.0.1 behind a proxy",
+            settings.host,
+        )
+
+
 def run(settings: Settings, reload: bool = False) -> int:
     logs.configure(settings.log_level)
     warn_about(settings)
+    warn_about_access(settings)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -61,8 +75,9 @@ def run(settings: Settings, reload: bool = False) -> int:
         "ws_per_message_deflate": False,
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
-        "proxy_headers": True,
-        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        # X-Forwarded-For/-Proto from FORWARDED_ALLOW_IPS are applied inside the app
+        # (access.PeerMiddleware), which keeps the TCP peer for TRUSTED_PROXIES.
+        "proxy_headers": False,
         "server_header": False,
         # h11 with a deadline and a size bound on request heads (gpulens.api.http).
         "http": HeadDeadlineProtocol,
