@@ -13,6 +13,9 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # Query parameters that look like a credential: refused by the app (400) and never printed.
 SECRET_QUERY_NAMES = frozenset({"token", "access_token", "accesstoken", "auth", "api_key"})
 REDACTED = "[redacted]"
+# Headers that carry credentials; the websockets library prints each handshake header at DEBUG.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+_HEADER_LINES = frozenset({"< %s: %s", "> %s: %s"})
 # A path with a query string, as uvicorn prints it ('/x?a=b c' ends at a space or quote).
 _QUERY = re.compile(r"\?([^\s\"']*)")
 
@@ -54,10 +57,18 @@ class DropColorMessage(logging.Filter):
 class RedactSecrets(logging.Filter):
     """Token-like query values never reach a log line: uvicorn prints each request's path
     and query (access log, and "WebSocket /ws/gpu?..." lines), and a token someone put in
-    a URL must not be copied from there into the journal. Headers (Authorization, Cookie)
-    are never logged at any level LOG_LEVEL allows."""
+    a URL must not be copied from there into the journal. At DEBUG the websockets library
+    prints the handshake's headers: Authorization and Cookie values are masked there."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            record.msg in _HEADER_LINES
+            and isinstance(args, tuple)
+            and len(args) == 2
+            and str(args[0]).lower() in SECRET_HEADERS
+        ):
+            record.args = (args[0], REDACTED)
         if isinstance(record.msg, str) and "?" in record.msg:
             record.msg = redact_query(record.msg)
         if isinstance(record.args, tuple) and any(
