@@ -189,7 +189,7 @@ class Stack:
 
 @dataclass(frozen=True)
 class Site:
-    """What every nginx of this module shares: the backend, its dashboard, a stub SSO proxy."""
+    """What every nginx of this module shares: a backend, its dashboard, a stub SSO proxy."""
 
     tmp: Path
     backend: int
@@ -198,13 +198,38 @@ class Site:
     sso: int
     procs: list[subprocess.Popen[bytes]]
 
-    def nginx(self, name: str, **options: Any) -> Stack:
+    def start_backend(self, name: str, **settings: str) -> int:
+        """``gpulens serve`` in replay, run as the recipe says (README.md, docs/access.md):
+        the user nginx signed in is believed from nginx's address only."""
+        port = free_port()
+        env = {
+            **os.environ,
+            "TELEMETRY_PROVIDER": "replay",
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "STATIC_DIR": str(self.static),
+            "POLL_INTERVAL_MS": "250",
+            "LOG_LEVEL": "WARNING",
+            "TRUSTED_PROXIES": "127.0.0.1",
+            **settings,
+        }
+        log = self.tmp / f"{name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                gpulens_command(), env=env, cwd=self.tmp, stdout=out, stderr=out
+            )
+        self.procs.append(proc)
+        wait_for_port(port, proc, log)
+        return port
+
+    def nginx(self, name: str, backend: int | None = None, **options: Any) -> Stack:
         https, http = free_port(), free_port()
+        backend = backend or self.backend
         box = sandbox.build(
             self.tmp / name,
             https_listen=f"127.0.0.1:{https}",
             http_listen=f"127.0.0.1:{http}",
-            upstream=f"127.0.0.1:{self.backend}",
+            upstream=f"127.0.0.1:{backend}",
             static=self.static,
             nginx=NGINX,
             **options,
@@ -221,37 +246,20 @@ class Site:
         self.procs.append(proc)
         wait_for_port(https, proc, log)
         tls = ssl.create_default_context(cafile=box.cert)
-        return Stack(https, http, self.backend, self.asset, self.static, box, tls)
+        return Stack(https, http, backend, self.asset, self.static, box, tls)
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("nginx")
-    backend = free_port()
     static, asset = static_dir(tmp)
-    env = {
-        **os.environ,
-        "TELEMETRY_PROVIDER": "replay",
-        "HOST": "127.0.0.1",
-        "PORT": str(backend),
-        "STATIC_DIR": str(static),
-        "POLL_INTERVAL_MS": "250",
-        "LOG_LEVEL": "WARNING",
-        # As the recipe runs it (README.md, docs/access.md): the user nginx signed in
-        # is believed from nginx's address only.
-        "TRUSTED_PROXIES": "127.0.0.1",
-    }
-    backend_log = tmp / "backend.log"
     stub = ThreadingHTTPServer(("127.0.0.1", 0), StubOAuth2Proxy)
     threading.Thread(target=stub.serve_forever, daemon=True).start()
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        with backend_log.open("wb") as blog:
-            procs.append(
-                subprocess.Popen(gpulens_command(), env=env, cwd=tmp, stdout=blog, stderr=blog)
-            )
-        wait_for_port(backend, procs[0], backend_log)
-        yield Site(tmp, backend, static, asset, int(stub.server_address[1]), procs)
+        first = Site(tmp, 0, static, asset, int(stub.server_address[1]), procs)
+        backend = first.start_backend("backend")
+        yield Site(tmp, backend, static, asset, first.sso, procs)
     finally:
         for proc in reversed(procs):
             stop(proc)
@@ -273,6 +281,15 @@ def sso(site: Site) -> Stack:
 @pytest.fixture(scope="module")
 def open_nginx(site: Site) -> Stack:
     return site.nginx("off", auth="off")
+
+
+@pytest.fixture(scope="module")
+def metrics_by_address(site: Site) -> Stack:
+    """GPULENS_METRICS_ACCESS=addresses, and gpulens told the same (METRICS_ALLOW_FROM)."""
+    backend = site.start_backend("backend-metrics", METRICS_ALLOW_FROM="127.0.0.1")
+    return site.nginx(
+        "metrics-addresses", backend=backend, users={USER: PASSWORD}, metrics_access="addresses"
+    )
 
 
 @pytest.fixture
@@ -520,6 +537,27 @@ def test_metrics_needs_the_same_sign_in(stack: Stack) -> None:
         r = prometheus.get("/metrics")
     assert r.status_code == 200
     assert "# TYPE" in r.text
+
+
+def test_metrics_by_address_needs_no_sign_in_but_the_rest_does(
+    metrics_by_address: Stack,
+) -> None:
+    with metrics_by_address.client() as prometheus:
+        r = prometheus.get("/metrics")
+        assert r.status_code == 200, r.text
+        assert "# TYPE" in r.text
+        # A name sent along is not a sign-in: nothing else opens up.
+        forged = {"Authorization": basic("mallory", "x"), "X-Forwarded-User": "mallory"}
+        assert prometheus.get("/metrics", headers=forged).status_code == 200
+        assert prometheus.get("/api/config", headers=forged).status_code == 401
+        assert prometheus.get("/").status_code == 401
+
+
+def test_metrics_by_address_still_denies_other_addresses(metrics_by_address: Stack) -> None:
+    transport = httpx.HTTPTransport(local_address="127.0.0.2", verify=metrics_by_address.tls)
+    with httpx.Client(transport=transport, timeout=10) as outsider:
+        r = outsider.get(f"{metrics_by_address.origin}/metrics")
+    assert r.status_code == 403
 
 
 # --- access: SSO (auth_request to an OAuth2 proxy) -----------------------------------------
