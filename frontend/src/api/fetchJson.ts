@@ -4,7 +4,12 @@
  * answer, or a message a person can read. Never throws. Shared by the usage
  * and events answers (src/api/history.ts has the same rules, written before
  * this helper).
+ *
+ * A 401 (the server wants the access token) or a 429 "too many wrong
+ * attempts" also raises the page-wide access signal (access.ts): the page
+ * then shows the token prompt once, instead of each view its own error.
  */
+import { accessSignal, retryAfterSeconds, TOO_MANY_ATTEMPTS } from './access';
 
 export interface SchemaError {
   instancePath: string;
@@ -115,6 +120,10 @@ export async function fetchJson<T>(
     if (!response.ok) {
       const text = await detail(response);
       const status = response.status;
+      if (status === 401) accessSignal.needSignIn();
+      else if (status === 429 && text !== null && TOO_MANY_ATTEMPTS.test(text)) {
+        accessSignal.throttled(retryAfterSeconds(response.headers.get('retry-after')));
+      }
       if (status === 404 && text !== null && /^history is off/i.test(text)) return fail('off', text, status);
       const what = text ?? `${status}${response.statusText ? ` ${response.statusText}` : ''}`;
       return fail('http', status >= 500 ? `The server could not answer: ${what}` : what, status);

@@ -79,8 +79,18 @@ export interface ModelSnapshot {
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
 
+/**
+ * Whether the server lets this page in (issue 17): 'ok' (open, or signed in),
+ * 'signin' (the stream closed with 4401, or an /api answer was 401: the page
+ * asks for the access token and stops retrying until then), 'throttled' (4429
+ * or 429: too many wrong attempts from this address; sign in again later).
+ */
+export type AccessState = 'ok' | 'signin' | 'throttled';
+
 export interface GpuStreamState extends ModelSnapshot {
   readonly connection: ConnectionState;
+  /** 'signin' / 'throttled': the server refused the stream; no reconnect until `reconnectNow`. */
+  readonly access: AccessState;
   /** When the last message of any kind (telemetry, heartbeat…) arrived, ms since the epoch. */
   readonly lastMessageAt: number | null;
   /** When the last telemetry sample arrived, ms since the epoch. */

@@ -4,7 +4,7 @@
  * Framework-free; `useGpuStream` adapts it to React.
  */
 import { parseMessage } from '../api/parse';
-import type { ConnectionState, GpuStreamState } from '../api/view';
+import type { AccessState, ConnectionState, GpuStreamState } from '../api/view';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff';
 import { StreamModel } from './model';
 
@@ -37,12 +37,19 @@ export interface GpuStreamOptions {
 }
 
 const DEAD_LINK_CLOSE = 4000;
+/**
+ * The server's close codes for access (issue 17): no (valid) credentials, and
+ * too many wrong attempts from this address. Retrying cannot help with either,
+ * so the client stops until the page signs in and calls `reconnectNow`.
+ */
+export const CLOSE_SIGN_IN = 4401;
+export const CLOSE_TOO_MANY_ATTEMPTS = 4429;
 
 export class GpuStreamClient {
   private readonly opts: Required<Omit<GpuStreamOptions, 'WebSocketImpl'>> & {
     WebSocketImpl: WebSocketFactory;
   };
-  private readonly model: StreamModel;
+  private model: StreamModel;
   private socket: WebSocketLike | null = null;
   private listeners = new Set<() => void>();
   private state: GpuStreamState;
@@ -50,6 +57,7 @@ export class GpuStreamClient {
   private everLive = false;
 
   private connection: ConnectionState = 'connecting';
+  private access: AccessState = 'ok';
   private failures = 0;
   private nextRetryAt: number | null = null;
   private lastMessageAt: number | null = null;
@@ -116,9 +124,30 @@ export class GpuStreamClient {
   /** Skip the backoff wait and try now (the "Reconnect" button). */
   reconnectNow = (): void => {
     if (!this.running) return;
+    // After a sign-in too: the cookie the browser now has goes with the new handshake.
+    if (this.access !== 'ok') {
+      this.access = 'ok';
+      // The prompt goes at once, not after the render throttle.
+      this.clearTimer('flushTimer');
+      this.flush();
+    }
     this.clearTimer('retryTimer');
     this.dropSocket(1000, 'reconnect requested');
     this.connect(true);
+  };
+
+  /**
+   * Signed out: drop the stream and what it showed, and wait for a sign-in
+   * (`reconnectNow`) before connecting again.
+   */
+  requireSignIn = (): void => {
+    this.dropSocket(1000, 'signed out');
+    this.model = new StreamModel(this.opts.historyLength, this.opts.chartIntervalMs);
+    this.everLive = false;
+    this.failures = 0;
+    this.lastMessageAt = this.lastSampleAt = null;
+    this.connection = 'connecting';
+    this.holdForAccess('signin');
   };
 
   // --- socket ------------------------------------------------------------------
@@ -141,8 +170,11 @@ export class GpuStreamClient {
     socket.onmessage = (ev) => {
       if (this.socket === socket) this.onFrame(ev.data);
     };
-    socket.onclose = () => {
-      if (this.socket === socket) this.linkLost();
+    socket.onclose = (ev) => {
+      if (this.socket !== socket) return;
+      if (ev.code === CLOSE_SIGN_IN) this.holdForAccess('signin');
+      else if (ev.code === CLOSE_TOO_MANY_ATTEMPTS) this.holdForAccess('throttled');
+      else this.linkLost();
     };
     socket.onerror = () => {
       /* a close event follows */
@@ -194,6 +226,17 @@ export class GpuStreamClient {
       this.retryTimer = null;
       this.connect();
     }, delay);
+  }
+
+  /** The server refused the stream: no retry loop, just the state the page shows a prompt for. */
+  private holdForAccess(access: Exclude<AccessState, 'ok'>): void {
+    this.dropSocket(1000, 'access refused');
+    this.clearTimer('watchdog');
+    this.clearTimer('retryTimer');
+    this.nextRetryAt = null;
+    this.access = access;
+    this.clearTimer('flushTimer');
+    this.flush();
   }
 
   private dropSocket(code: number, reason: string): void {
@@ -264,6 +307,7 @@ export class GpuStreamClient {
     return {
       ...this.model.snapshot(Date.now()),
       connection: this.connection,
+      access: this.access,
       lastMessageAt: this.lastMessageAt,
       lastSampleAt: this.lastSampleAt,
       failures: this.failures,
@@ -281,7 +325,8 @@ export class GpuStreamClient {
   };
 
   private onOnline = (): void => {
-    if (this.connection !== 'live') this.reconnectNow();
+    // Waiting for a sign-in: the network coming back changes nothing.
+    if (this.connection !== 'live' && this.access === 'ok') this.reconnectNow();
   };
 
   private clearTimer(name: 'retryTimer' | 'watchdog' | 'flushTimer'): void {

@@ -13,8 +13,11 @@ export type UseGpuStreamOptions = Partial<GpuStreamOptions>;
  * Live GPU telemetry. Components get plain data and the connection state;
  * only this hook (through GpuStreamClient) touches the socket. Re-renders at
  * most every `renderIntervalMs` (200 ms = 5/s), whatever the message rate.
+ * `access` says when the server refused the stream (4401/4429): it is not
+ * retried until `reconnectNow` (after a sign-in); `requireSignIn` is for
+ * signing out.
  */
-export function useGpuStream(options: UseGpuStreamOptions = {}): GpuStream {
+export function useGpuStream(options: UseGpuStreamOptions = {}): GpuStream & { requireSignIn: () => void } {
   // Options are read once, when the page mounts.
   const [client] = useState(
     () => new GpuStreamClient({ ...options, url: options.url ?? defaultStreamUrl() }),
@@ -24,5 +27,5 @@ export function useGpuStream(options: UseGpuStreamOptions = {}): GpuStream {
     return () => client.stop();
   }, [client]);
   const state = useSyncExternalStore(client.subscribe, client.getSnapshot);
-  return { ...state, reconnectNow: client.reconnectNow };
+  return { ...state, reconnectNow: client.reconnectNow, requireSignIn: client.requireSignIn };
 }

@@ -15,6 +15,7 @@ export function streamFrom(messages: unknown[], extra: Partial<GpuStream> = {}):
   return {
     ...model.snapshot(),
     connection: 'live',
+    access: 'ok',
     lastMessageAt: now,
     lastSampleAt: now,
     failures: 0,
