@@ -1,10 +1,13 @@
-import { lazy, Suspense, useEffect, useMemo, type ReactNode } from 'react';
+import { Fragment, lazy, Suspense, useCallback, useEffect, useMemo, useState, useSyncExternalStore, type ReactNode } from 'react';
+import { accessSignal } from './api/access';
+import { endSession, showsAccount } from './api/session';
 import { Dashboard } from './components/Dashboard';
 import { HistorySkeleton } from './components/history/HistorySkeleton';
 import { LazyBoundary } from './components/LazyBoundary';
 import { UsageSkeleton } from './components/usage/UsageSkeleton';
 import { ViewSwitchContext } from './components/ViewSwitchContext';
 import { useRange } from './hooks/useRange';
+import { useSession } from './hooks/useSession';
 import { useView } from './hooks/useView';
 import type { LiveGpuRef } from './lib/history';
 import { useGpuStream } from './stream/useGpuStream';
@@ -22,6 +25,10 @@ const loadEventsView = () => import('./components/events/EventsView');
 const EventsView = lazy(() => loadEventsView().then((m) => ({ default: m.EventsView })));
 const loadFleetPage = () => import('./FleetPage');
 const FleetPage = lazy(loadFleetPage);
+// The token prompt (issue 17): only when the server refused the page, so open access costs nothing.
+const SignIn = lazy(() => import('./SignIn'));
+// "Signed in as …" / "Sign out" in the footer: only where access is required, so a chunk of its own too.
+const AccountStatus = lazy(() => import('./components/AccountStatus').then((m) => ({ default: m.AccountStatus })));
 
 function usePrefetchOnIntent(): void {
   useEffect(() => {
@@ -58,6 +65,24 @@ const DEFAULT_THRESHOLDS = { warn: 70, hot: 85 };
 
 export function App() {
   const stream = useGpuStream();
+  const { reconnectNow, requireSignIn } = stream;
+  // Refused by the stream (4401/4429) or by any /api request (401/429): one prompt for both.
+  const fetchAccess = useSyncExternalStore(accessSignal.subscribe, accessSignal.get);
+  const access = stream.access !== 'ok' ? stream.access : fetchAccess.state;
+  // Bumped by each sign-in and sign-out: the views refetch, the footer asks who is signed in again.
+  const [epoch, setEpoch] = useState(0);
+  const session = useSession(stream.connection === 'live' && access === 'ok', epoch);
+  const onSignedIn = useCallback(() => {
+    accessSignal.clear();
+    reconnectNow();
+    setEpoch((e) => e + 1);
+  }, [reconnectNow]);
+  const onSignOut = useCallback(async () => {
+    if (!(await endSession())) return false;
+    requireSignIn();
+    setEpoch((e) => e + 1);
+    return true;
+  }, [requireSignIn]);
   const [range, setRange] = useRange();
   const [asked, setView] = useView();
   usePrefetchOnIntent();
@@ -117,7 +142,27 @@ export function App() {
   }
   return (
     <ViewSwitchContext.Provider value={views}>
-      <Dashboard {...stream} range={range} onRangeChange={setRange} past={past} />
+      <Dashboard
+        {...stream}
+        range={range}
+        onRangeChange={setRange}
+        // A new key after a sign-in remounts the past view: it asks the server again, now with the cookie.
+        past={past === null ? null : <Fragment key={epoch}>{past}</Fragment>}
+        account={
+          showsAccount(session) ? (
+            <Suspense fallback={null}>
+              <AccountStatus session={session} onSignOut={onSignOut} />
+            </Suspense>
+          ) : null
+        }
+      />
+      {access !== 'ok' && (
+        <LazyBoundary what="sign-in form">
+          <Suspense fallback={null}>
+            <SignIn reason={access} retryAfterS={fetchAccess.retryAfterS} onSignedIn={onSignedIn} />
+          </Suspense>
+        </LazyBoundary>
+      )}
     </ViewSwitchContext.Provider>
   );
 }

@@ -35,10 +35,12 @@ interface PastProps {
   onRangeChange?: (range: TimeRange) => void;
   /** The past view, shown instead of the live one when a past range is chosen. */
   past?: ReactNode;
+  /** Who is signed in, and Sign out (issue 17), for the footer; nothing when access is open. */
+  account?: ReactNode;
 }
 
 /** The whole page, from plain data: the stream state and a reconnect callback (and the past view, when asked for). */
-export function Dashboard({ range, onRangeChange, past, ...stream }: GpuStream & PastProps) {
+export function Dashboard({ range, onRangeChange, past, account, ...stream }: GpuStream & PastProps) {
   const { config, connection, gpus, system, source, hasSample, unavailable } = stream;
   const gpuList = useMemo(() => gpus.map((e) => e.gpu), [gpus]);
   const [density, setDensity] = useDensity();
@@ -122,6 +124,7 @@ export function Dashboard({ range, onRangeChange, past, ...stream }: GpuStream &
         </main>
         <footer className="mx-auto max-w-[1920px] px-4 pb-8 text-xs text-ink-3 sm:px-6 lg:px-8">
           gpulens{config ? ` ${config.version}` : ''} · telemetry streams from this host only
+          {account && <> · {account}</>}
           {stream.invalidMessages > 0 && (
             <span className="text-warn-ink" title={stream.lastInvalid ?? undefined}>
               {' '}
