@@ -21,6 +21,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Access settings (issue 17) a developer's shell may hold: never inherited, so
+ * every spec starts from open access unless it passes them itself (access.spec.ts).
+ */
+const ACCESS_ENV = ['ACCESS_TOKEN', 'ACCESS_TOKEN_FILE', 'TRUSTED_PROXIES', 'PROXY_USER_HEADER', 'METRICS_ALLOW_FROM'];
+
+function inherited(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !ACCESS_ENV.includes(name)));
+}
+
 export class Backend {
   private child: ChildProcess | null = null;
   private log = '';
@@ -41,7 +51,7 @@ export class Backend {
     const child = spawn(GPULENS, ['serve'], {
       cwd: REPO,
       env: {
-        ...process.env,
+        ...inherited(),
         TELEMETRY_PROVIDER: 'replay',
         HOST: '127.0.0.1',
         PORT: String(this.port),
