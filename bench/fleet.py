@@ -342,7 +342,9 @@ def serve(args: argparse.Namespace) -> int:
 
                     def fleet_ready() -> bool:
                         body = httpx.get(f"{url}/api/fleet", timeout=10).json()
-                        return bool(body["totals"]["hosts"] == args.hosts)
+                        # Before the first refresh the answer says so (no totals yet).
+                        totals = body.get("totals") if isinstance(body, dict) else None
+                        return isinstance(totals, dict) and totals.get("hosts") == args.hosts
 
                     wait_for("first fleet refresh", fleet_ready)
                     info = {"url": url, "prometheus": prometheus, "hosts": args.hosts, "gpus": gpus}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import threading
 import time
@@ -72,6 +73,14 @@ def dcgm_metrics(hostname: str, gpus: int = 2, util: float = 80.0) -> list[Sampl
     return parse_exposition("\n".join(lines) + "\n")
 
 
+def window_s(query: str) -> float:
+    """The range selector's window of a query (``[45s]``, ``[45000ms]``), 45 s without one."""
+    found = re.search(r"\[(\d+(?:\.\d+)?)(ms|s|m)\]", query)
+    if found is None:
+        return 45.0
+    return float(found[1]) * {"ms": 0.001, "s": 1.0, "m": 60.0}[found[2]]
+
+
 @dataclass
 class Target:
     instance: str
@@ -132,10 +141,8 @@ class FakePrometheus:
             result = self._up(float(params.get("time", time.time())))
         else:
             result = self._gpus(float(params.get("time", time.time())), query)
-        ok: dict[str, Any] = {
-            "status": "success",
-            "data": {"resultType": "matrix", "result": result},
-        }
+        kind = "vector" if query.startswith("last_over_time(") else "matrix"
+        ok: dict[str, Any] = {"status": "success", "data": {"resultType": kind, "result": result}}
         return 200, "application/json", json.dumps(ok)
 
     def _labels(self, target: Target, name: str, labels: dict[str, str]) -> dict[str, str]:
@@ -147,18 +154,21 @@ class FakePrometheus:
     def _gpus(self, now: float, query: str) -> list[dict[str, Any]]:
         result = []
         for t in self.targets:
-            if t.up != 1 or t.age_s > 45:
+            if t.up != 1 or t.age_s > window_s(query):
                 continue  # a failed scrape leaves staleness markers: no samples in the window
             for name, labels, value in t.series:
                 if name not in query:
                     continue
-                result.append(
-                    {
-                        "metric": self._labels(t, name, labels),
-                        "values": [[now - t.age_s - 15, prom_number(value)],
-                                   [now - t.age_s, prom_number(value)]],
+                if query.startswith("last_over_time("):  # a vector at the query's time
+                    point: dict[str, Any] = {"value": [now, prom_number(value)]}
+                else:  # raw samples
+                    point = {
+                        "values": [
+                            [now - t.age_s - 15, prom_number(value)],
+                            [now - t.age_s, prom_number(value)],
+                        ]
                     }
-                )  # fmt: skip
+                result.append({"metric": self._labels(t, name, labels), **point})  # fmt: skip
         return result
 
     def _up(self, now: float) -> list[dict[str, Any]]:

@@ -82,8 +82,12 @@ def duration(seconds: float) -> str:
 
 
 def gpu_query(window_s: float) -> str:
+    """Each GPU series' newest sample of the window, one point per series (last_over_time
+    keeps the metric name): a ninth of the answer that the raw samples were at a 5 s scrape
+    interval, and JSON decoding is most of a refresh's cost. Its time is the query's; when a
+    target was last seen is kept by the poller (``_Known``)."""
     names = "|".join((*GPU_METRICS, BUILD))
-    return f'{{__name__=~"{names}"}}[{duration(window_s)}]'
+    return f'last_over_time({{__name__=~"{names}"}}[{duration(window_s)}])'
 
 
 def up_query(window_s: float) -> str:
@@ -466,7 +470,8 @@ class FleetPoller:
         else:
             gpus = known.gpus if known is not None else (target.gpus if target else {})
             if known is not None:
-                last_sample = known.last_sample if last_sample is None else last_sample
+                # When it was last seen up (the failed scrapes of a down host are newer).
+                last_sample = known.last_sample if known.last_sample is not None else last_sample
                 url = url or known.url
         override: FleetGpuState | None = None if state == "up" else state
         fleet_gpus = sorted(
