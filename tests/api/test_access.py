@@ -199,7 +199,7 @@ def test_odd_sign_in_bodies_are_wrong_tokens(locked: Served, body: bytes) -> Non
 
 
 def test_a_sign_in_without_json_is_a_400(locked: Served) -> None:
-    for body in (b"token=x", b"[]", b"{}"):
+    for body in (b"token=x", b"[]", b"{}", b"[" * 1000, b"\xff\xfe{"):
         assert locked.main.post("/api/session", content=body).status_code == 400
 
 
@@ -359,9 +359,13 @@ def test_forged_and_stale_cookies_are_refused_and_cleared(locked: Served) -> Non
         "from the future": cookie_value(key, int(now) + 86_400),
         "signed with an older token": cookie_value(other_key, int(now)),
         "another version": "v2" + cookie_value(key, int(now))[2:],
+        "odd digits": "v1.\u00b2\u00b3.AAAA",
+        "too many parts": cookie_value(key, int(now)) + ".x",
     }
+    locked.main.cookies.clear()
     for why, value in bad.items():
-        response = with_cookie(locked.main, value).get("/api/config")
+        sent = f"{COOKIE}={value}".encode("latin-1")  # as a browser may send any byte
+        response = locked.main.get("/api/config", headers={"cookie": sent})
         refused_401(response)
         assert "Max-Age=0" in response.headers["set-cookie"], why
     assert cookie_ok(key, cookie_value(key, int(now) - 6 * 86_400), now)

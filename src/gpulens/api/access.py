@@ -218,9 +218,8 @@ def cookie_value(key: bytes, issued: int) -> str:
 def cookie_ok(key: bytes, value: str, now: float) -> bool:
     """Signed with ``key`` and issued within the last 7 days."""
     parts = value.split(".")
-    if len(parts) != 3 or parts[0] != COOKIE_VERSION or not parts[1].isdigit():
-        return False
-    if len(parts[1]) > 12:
+    stamp = parts[1] if len(parts) == 3 else ""
+    if parts[0] != COOKIE_VERSION or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
         return False
     issued = int(parts[1])
     expected = _mac(key, f"{parts[0]}.{parts[1]}")

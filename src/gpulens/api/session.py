@@ -86,7 +86,7 @@ async def sign_in(request: Request, gate: GateDep, policy: PolicyDep) -> Respons
     if body is not None:
         try:
             parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
             return JSONResponse({"detail": 'send JSON: {"token": "..."}'}, status_code=400)
         if not isinstance(parsed, dict) or "token" not in parsed:
             return JSONResponse({"detail": 'send JSON: {"token": "..."}'}, status_code=400)
