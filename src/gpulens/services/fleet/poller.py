@@ -353,17 +353,26 @@ class FleetPoller:
 
     def _collect(self, gpu_series: Iterable[Series]) -> dict[str, _Target]:
         targets: dict[str, _Target] = {}
+        # Every series repeats its target's and GPU's labels: each raw instance and
+        # (instance, gpu, UUID) is cleaned and looked up once a refresh, not once a series.
+        by_instance: dict[str | None, _Target] = {}
+        by_gpu: dict[tuple[str | None, str | None, str | None], _Gpu] = {}
         label = self.options.link_label
         for series in gpu_series:
-            last = series.last
-            if last is None:
+            points = series.points
+            if not points:
                 continue
-            when, value = last
+            when, value = points[-1]
             labels = series.labels
-            instance = clean(labels.get("instance")) or ""
-            target = targets.get(instance)
+            raw_instance = labels.get("instance")
+            target = by_instance.get(raw_instance)
             if target is None:
-                target = targets[instance] = _Target(instance, job=clean(labels.get("job")) or "")
+                instance = clean(raw_instance) or ""
+                target = targets.get(instance)
+                if target is None:
+                    job = clean(labels.get("job")) or ""
+                    target = targets[instance] = _Target(instance, job=job)
+                by_instance[raw_instance] = target
             target.saw(when)
             if target.url is None:
                 target.url = link(labels.get(label))
@@ -376,12 +385,16 @@ class FleetPoller:
                 continue
             if target.hostname is None:
                 target.hostname = clean(labels.get("Hostname") or labels.get("hostname"))
-            gpu = clean(labels.get("gpu")) or ""
-            uuid = clean(labels.get("UUID"))
-            key = (gpu, uuid or "")
-            entry = target.gpus.get(key)
+            raw_key = (raw_instance, labels.get("gpu"), labels.get("UUID"))
+            entry = by_gpu.get(raw_key)
             if entry is None:
-                entry = target.gpus[key] = _Gpu(gpu=gpu, uuid=uuid)
+                gpu = clean(raw_key[1]) or ""
+                uuid = clean(raw_key[2])
+                key = (gpu, uuid or "")
+                entry = target.gpus.get(key)
+                if entry is None:
+                    entry = target.gpus[key] = _Gpu(gpu=gpu, uuid=uuid)
+                by_gpu[raw_key] = entry
             if entry.name is None:
                 entry.name = clean(labels.get("modelName"))
             entry.values[name] = value
