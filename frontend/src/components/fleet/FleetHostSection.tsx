@@ -22,6 +22,8 @@ const EXPORTER: Record<FleetHostView['exporter'], string> = {
 
 /** Height of one GPU row plus its gap, px: a host not yet drawn takes about the room it will. */
 const ROW_PX = 46;
+/** A section's header, column heads and padding, px (for its size before it is drawn). */
+const SECTION_CHROME_PX = 100;
 
 /** The reason as a sentence (a full stop after it), so the next one reads apart. */
 function sentence(text: string): string {
@@ -113,6 +115,8 @@ interface FleetHostSectionProps {
   nowS: number;
   /** Draw at once (the first screen of hosts); the others wait until they come near the screen. */
   eager?: boolean;
+  /** Draw its GPUs now although it is off screen (done ahead while the page is idle). */
+  predraw?: boolean;
 }
 
 /**
@@ -122,80 +126,117 @@ interface FleetHostSectionProps {
  * (a placeholder of about its height keeps the scroll length), and one
  * scrolled away keeps its last drawing: the work follows what is on screen.
  */
-function FleetHostSectionImpl({ host, thresholds, nowS, eager = false }: FleetHostSectionProps) {
+function FleetHostSectionImpl({ host, thresholds, nowS, eager = false, predraw = false }: FleetHostSectionProps) {
   const id = useId().replace(/[^a-zA-Z0-9_-]/g, '');
   const [ref, visible] = useInView<HTMLElement>(eager);
   const [drawn, setDrawn] = useState(visible);
-  if (visible && !drawn) setDrawn(true);
-  const s = HOST_STATE[host.state];
-  const url = safeHostUrl(host.url);
-  const util = hostUtilization(host);
+  if ((visible || predraw) && !drawn) setDrawn(true);
+  // Off screen the browser skips its layout and paint (content-visibility) and takes it to be
+  // about its drawn height, so that revealing it does not move what is below.
+  const rows = Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24);
+  // No backdrop blur here: behind 100 sections it made every scrolled frame re-blur the page.
   return (
     <section
       ref={ref}
       aria-labelledby={`${id}-name`}
-      className={`glass rounded-2xl p-3 [contain-intrinsic-size:auto_160px] [content-visibility:auto] sm:p-4 ${host.state === 'down' ? 'border-hot/40' : host.state === 'stale' ? 'border-warn/40' : ''}`}
+      className={`glass rounded-2xl p-3 [backdrop-filter:none]! [-webkit-backdrop-filter:none]! [content-visibility:auto] sm:p-4 ${host.state === 'down' ? 'border-hot/40' : host.state === 'stale' ? 'border-warn/40' : ''}`}
       data-testid="fleet-host"
       data-state={host.state}
       data-key={host.key}
+      style={{ containIntrinsicSize: `auto ${rows + SECTION_CHROME_PX}px` }}
     >
-      <header className="mb-2 flex flex-wrap items-center gap-x-3 gap-y-1.5">
-        <Server size={18} aria-hidden="true" className="shrink-0 text-ink-3" />
-        <h3
-          id={`${id}-name`}
-          className="min-w-0 truncate font-display text-xl font-semibold"
-          title={host.label}
-          data-testid="fleet-host-name"
-        >
-          {host.label}
-        </h3>
-        <span
-          className={`inline-flex items-center gap-1 rounded-full border px-2 py-0.5 text-xs font-bold tracking-wider uppercase sm:text-sm ${s.cls}`}
-          data-testid="fleet-host-state"
-        >
-          <s.Icon size={14} aria-hidden="true" />
-          <span className="sr-only">Host state: </span>
-          {s.text}
-        </span>
-        <span
-          className="rounded-full border border-line px-2 py-0.5 text-xs text-ink-2"
-          title={`job ${host.job}, instance ${host.instance}`}
-        >
-          <span className="sr-only">Exporter: </span>
-          {EXPORTER[host.exporter]}
-        </span>
-        <span className="num hidden min-w-0 truncate text-sm text-ink-3 sm:inline" title={host.instance}>
-          {host.instance}
-        </span>
-        <span className="num ml-auto text-sm text-ink-2">
-          {host.gpus.length} GPU{host.gpus.length === 1 ? '' : 's'}
-          {util !== null && host.state === 'up' && <> · {Math.round(util)} % avg</>}
-        </span>
-        {url && (
-          <a
-            href={url}
-            target="_blank"
-            rel="noopener noreferrer"
-            aria-label={`Open gpulens for ${host.label} (new tab)`}
-            className="inline-flex items-center gap-1 rounded-lg border border-neon-cyan/40 px-2 py-1 text-sm font-semibold text-cyan-ink hover:bg-neon-cyan/10"
-            data-testid="fleet-host-link"
-          >
-            Open gpulens
-            <ExternalLink size={14} aria-hidden="true" />
-          </a>
-        )}
-      </header>
-      {drawn ? (
-        <Body host={host} thresholds={thresholds} idPrefix={id} visible={visible} nowS={nowS} />
-      ) : (
-        <div
-          aria-hidden="true"
-          style={{ height: Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24) }}
-          data-testid="fleet-host-placeholder"
-        />
-      )}
+      <Content host={host} thresholds={thresholds} nowS={nowS} id={id} visible={visible} drawn={drawn} />
     </section>
   );
 }
+
+interface ContentProps {
+  host: FleetHostView;
+  thresholds: TemperatureThresholds;
+  nowS: number;
+  id: string;
+  visible: boolean;
+  drawn: boolean;
+}
+
+/**
+ * A host's header and GPUs, kept as last drawn while off screen like Body: a fleet
+ * message then costs React nothing for the hosts nobody sees (the section's state
+ * attribute and border still follow).
+ */
+const Content = memo(
+  function Content({ host, thresholds, nowS, id, visible, drawn }: ContentProps) {
+    const s = HOST_STATE[host.state];
+    const url = safeHostUrl(host.url);
+    const util = hostUtilization(host);
+    return (
+      <>
+        <header className="mb-2 flex flex-wrap items-center gap-x-3 gap-y-1.5">
+          <Server size={18} aria-hidden="true" className="shrink-0 text-ink-3" />
+          <h3
+            id={`${id}-name`}
+            className="min-w-0 truncate font-display text-xl font-semibold"
+            title={host.label}
+            data-testid="fleet-host-name"
+          >
+            {host.label}
+          </h3>
+          <span
+            className={`inline-flex items-center gap-1 rounded-full border px-2 py-0.5 text-xs font-bold tracking-wider uppercase sm:text-sm ${s.cls}`}
+            data-testid="fleet-host-state"
+          >
+            <s.Icon size={14} aria-hidden="true" />
+            <span className="sr-only">Host state: </span>
+            {s.text}
+          </span>
+          <span
+            className="rounded-full border border-line px-2 py-0.5 text-xs text-ink-2"
+            title={`job ${host.job}, instance ${host.instance}`}
+          >
+            <span className="sr-only">Exporter: </span>
+            {EXPORTER[host.exporter]}
+          </span>
+          <span className="num hidden min-w-0 truncate text-sm text-ink-3 sm:inline" title={host.instance}>
+            {host.instance}
+          </span>
+          <span className="num ml-auto text-sm text-ink-2">
+            {host.gpus.length} GPU{host.gpus.length === 1 ? '' : 's'}
+            {util !== null && host.state === 'up' && <> · {Math.round(util)} % avg</>}
+          </span>
+          {url && (
+            <a
+              href={url}
+              target="_blank"
+              rel="noopener noreferrer"
+              aria-label={`Open gpulens for ${host.label} (new tab)`}
+              className="inline-flex items-center gap-1 rounded-lg border border-neon-cyan/40 px-2 py-1 text-sm font-semibold text-cyan-ink hover:bg-neon-cyan/10"
+              data-testid="fleet-host-link"
+            >
+              Open gpulens
+              <ExternalLink size={14} aria-hidden="true" />
+            </a>
+          )}
+        </header>
+        {drawn ? (
+          <Body host={host} thresholds={thresholds} idPrefix={id} visible={visible} nowS={nowS} />
+        ) : (
+          <div
+            aria-hidden="true"
+            style={{ height: Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24) }}
+            data-testid="fleet-host-placeholder"
+          />
+        )}
+      </>
+    );
+  },
+  (prev, next) =>
+    (!next.visible && prev.drawn === next.drawn) ||
+    (prev.visible === next.visible &&
+      prev.drawn === next.drawn &&
+      prev.host === next.host &&
+      prev.thresholds === next.thresholds &&
+      prev.id === next.id &&
+      (prev.host.state === 'up' || prev.nowS === next.nowS)),
+);
 
 export const FleetHostSection = memo(FleetHostSectionImpl);

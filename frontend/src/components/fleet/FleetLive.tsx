@@ -1,5 +1,5 @@
 import { ArrowDownWideNarrow, Search } from 'lucide-react';
-import { memo, useCallback, useDeferredValue, useMemo, useState, useTransition } from 'react';
+import { memo, useCallback, useDeferredValue, useEffect, useMemo, useState, useTransition } from 'react';
 import type { TemperatureThresholds } from '../../api/types';
 import type { FleetView } from '../../api/view';
 import { filterHosts, sortHosts, type FleetSort } from '../../lib/fleet';
@@ -16,7 +16,29 @@ const SORTS: readonly SegmentOption<FleetSort>[] = [
 ];
 
 /** Hosts drawn with the first frame (about a screen); the rest as they come near it. */
-const EAGER_HOSTS = 4;
+const EAGER_HOSTS = 2;
+/** Host sections put in the page by the first commit; the others follow in transitions of STEP_HOSTS
+ * (each its own render, commit, layout and paint: no long task even for 100 hosts). */
+const FIRST_HOSTS = 6;
+const STEP_HOSTS = 22;
+/** Then, while the page is idle, the GPUs of PREDRAW_HOSTS more hosts at a time are drawn ahead
+ * (off screen they cost no layout or paint), so scrolling only reveals them. */
+const PREDRAW_HOSTS = 3;
+
+/** After the browser has drawn the next frame and is idle (or soon): ``run``; a cancel function. */
+function whenIdle(run: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let idle: number | undefined;
+  const frame = requestAnimationFrame(() => {
+    if (typeof requestIdleCallback === 'function') idle = requestIdleCallback(run, { timeout: 1000 });
+    else timer = setTimeout(run, 0);
+  });
+  return () => {
+    cancelAnimationFrame(frame);
+    clearTimeout(timer);
+    if (idle !== undefined) cancelIdleCallback(idle);
+  };
+}
 
 export function FleetSkeleton() {
   return (
@@ -42,7 +64,14 @@ interface FleetLiveProps {
  * status of the last refresh, a filter box (host or GPU name), a sort, and
  * one glass section per host with its GPUs as compact rows.
  */
-function FleetLiveImpl({ fleet, thresholds }: FleetLiveProps) {
+function FleetLiveImpl({ fleet: latest, thresholds }: FleetLiveProps) {
+  // Each fleet message (100 hosts × 8 GPUs) is rendered at transition priority, in slices
+  // between which the browser scrolls, types and paints; the first one too (null until then).
+  const fleet = useDeferredValue(latest, null);
+  // The first commit puts a screen of hosts in the page; the rest follow a few at a time, so
+  // neither the render nor the commit and layout of 100 sections is one long task.
+  const [limit, setLimit] = useState(FIRST_HOSTS);
+  const [predrawn, setPredrawn] = useState(0);
   const [query, setQuery] = useState('');
   const [sort, setSortNow] = useState<FleetSort>('host');
   // A new order for 100 hosts is rendered in slices (a transition): the page keeps answering meanwhile.
@@ -53,6 +82,12 @@ function FleetLiveImpl({ fleet, thresholds }: FleetLiveProps) {
   const hosts = fleet?.hosts;
   const sorted = useMemo(() => (hosts ? sortHosts(hosts, sort) : []), [hosts, sort]);
   const shown = useMemo(() => filterHosts(sorted, deferred), [sorted, deferred]);
+  const more = shown.length > limit;
+  useEffect(() => {
+    if (more) return whenIdle(() => startTransition(() => setLimit(limit + STEP_HOSTS)));
+    if (predrawn < shown.length) return whenIdle(() => startTransition(() => setPredrawn(predrawn + PREDRAW_HOSTS)));
+    return undefined;
+  }, [more, limit, predrawn, shown.length]);
   if (fleet === null) return <FleetSkeleton />;
   const nowS = Date.parse(fleet.timestamp) / 1000;
   const total = fleet.hosts.length;
@@ -107,13 +142,14 @@ function FleetLiveImpl({ fleet, thresholds }: FleetLiveProps) {
             Prometheus knows no GPU host yet. Add gpulens or dcgm-exporter targets to its scrape configuration (docs/fleet.md).
           </p>
         )}
-        {shown.map((host, i) => (
+        {(more ? shown.slice(0, limit) : shown).map((host, i) => (
           <FleetHostSection
             key={host.key}
             host={host}
             thresholds={thresholds}
             nowS={host.state === 'up' ? 0 : nowS}
             eager={i < EAGER_HOSTS}
+            predraw={i < predrawn}
           />
         ))}
       </section>
