@@ -2,9 +2,9 @@
 
 Each refresh asks Prometheus (see docs/fleet.md, "The fleet server"):
 
-1. every GPU series at once, as the raw samples of the last FLEET_STALE_S
-   (``{__name__=~"DCGM_FI_DEV_GPU_UTIL|…|gpulens_gpu_up|gpulens_build_info"}[45s]``), so the
-   samples' own timestamps say how fresh each target is;
+1. every GPU series at once, each series' newest sample of the last FLEET_STALE_S
+   (``last_over_time({__name__=~"DCGM_FI_DEV_GPU_UTIL|…|gpulens_build_info"}[45s])``): a
+   target whose series all left the window is stale;
 2. ``up[45s]``: every target's scrape result, joined to the GPUs on ``instance``;
 3. every Nth refresh (each HISTORY_STEP_S), one range query for the utilization sparklines.
 
