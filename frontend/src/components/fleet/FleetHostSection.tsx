@@ -115,8 +115,6 @@ interface FleetHostSectionProps {
   nowS: number;
   /** Draw at once (the first screen of hosts); the others wait until they come near the screen. */
   eager?: boolean;
-  /** Draw its GPUs now although it is off screen (done ahead while the page is idle). */
-  predraw?: boolean;
 }
 
 /**
@@ -126,11 +124,11 @@ interface FleetHostSectionProps {
  * (a placeholder of about its height keeps the scroll length), and one
  * scrolled away keeps its last drawing: the work follows what is on screen.
  */
-function FleetHostSectionImpl({ host, thresholds, nowS, eager = false, predraw = false }: FleetHostSectionProps) {
+function FleetHostSectionImpl({ host, thresholds, nowS, eager = false }: FleetHostSectionProps) {
   const id = useId().replace(/[^a-zA-Z0-9_-]/g, '');
   const [ref, visible] = useInView<HTMLElement>(eager);
   const [drawn, setDrawn] = useState(visible);
-  if ((visible || predraw) && !drawn) setDrawn(true);
+  if (visible && !drawn) setDrawn(true);
   // Off screen the browser skips its layout and paint (content-visibility) and takes it to be
   // about its drawn height, so that revealing it does not move what is below.
   const rows = Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24);

@@ -21,9 +21,6 @@ const EAGER_HOSTS = 2;
  * (each its own render, commit, layout and paint: no long task even for 100 hosts). */
 const FIRST_HOSTS = 6;
 const STEP_HOSTS = 22;
-/** Then, while the page is idle, the GPUs of PREDRAW_HOSTS more hosts at a time are drawn ahead
- * (off screen they cost no layout or paint), so scrolling only reveals them. */
-const PREDRAW_HOSTS = 3;
 
 /** After the browser has drawn the next frame and is idle (or soon): ``run``; a cancel function. */
 function whenIdle(run: () => void): () => void {
@@ -71,7 +68,6 @@ function FleetLiveImpl({ fleet: latest, thresholds }: FleetLiveProps) {
   // The first commit puts a screen of hosts in the page; the rest follow a few at a time, so
   // neither the render nor the commit and layout of 100 sections is one long task.
   const [limit, setLimit] = useState(FIRST_HOSTS);
-  const [predrawn, setPredrawn] = useState(0);
   const [query, setQuery] = useState('');
   const [sort, setSortNow] = useState<FleetSort>('host');
   // A new order for 100 hosts is rendered in slices (a transition): the page keeps answering meanwhile.
@@ -85,9 +81,8 @@ function FleetLiveImpl({ fleet: latest, thresholds }: FleetLiveProps) {
   const more = shown.length > limit;
   useEffect(() => {
     if (more) return whenIdle(() => startTransition(() => setLimit(limit + STEP_HOSTS)));
-    if (predrawn < shown.length) return whenIdle(() => startTransition(() => setPredrawn(predrawn + PREDRAW_HOSTS)));
     return undefined;
-  }, [more, limit, predrawn, shown.length]);
+  }, [more, limit]);
   if (fleet === null) return <FleetSkeleton />;
   const nowS = Date.parse(fleet.timestamp) / 1000;
   const total = fleet.hosts.length;
@@ -149,7 +144,6 @@ function FleetLiveImpl({ fleet: latest, thresholds }: FleetLiveProps) {
             thresholds={thresholds}
             nowS={host.state === 'up' ? 0 : nowS}
             eager={i < EAGER_HOSTS}
-            predraw={i < predrawn}
           />
         ))}
       </section>
