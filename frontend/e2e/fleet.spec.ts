@@ -108,7 +108,10 @@ for (const [label, width] of [
       await expect(host(page, name)).toHaveAttribute('data-state', 'up', { timeout: 30_000 });
     }
     await expect(host(page, 'delta').getByText('dcgm-exporter')).toBeVisible();
+    // A host's GPU rows are drawn once it comes near the screen (at 375 px delta is below it).
+    await host(page, 'delta').scrollIntoViewIfNeeded();
     await expect(host(page, 'delta').getByTestId('gpu-row')).toHaveCount(2);
+    await host(page, 'alpha').scrollIntoViewIfNeeded();
     await expect(host(page, 'alpha').getByTestId('gpu-row')).toHaveCount(2);
     // A gpulens host links to its own page (its gpulens_url label); the dcgm-exporter one does not.
     await expect(host(page, 'alpha').getByTestId('fleet-host-link')).toHaveAttribute(
