@@ -234,8 +234,9 @@ function GpuRowImpl({
         </div>
       </div>
 
-      <div className={LINE}>
-        <div className={`flex min-w-0 flex-1 items-center gap-2.5 ${CELL.util}`}>
+      {/* Narrow rows (a phone, a host's section) wrap rather than let the numbers run into each other. */}
+      <div className={`${LINE} flex-wrap gap-y-1.5`}>
+        <div className={`flex flex-1 items-center gap-2.5 ${CELL.util}`}>
           <div aria-hidden="true" className="h-2.5 min-w-8 flex-1 overflow-hidden rounded-full bg-white/[0.08]">
             {util !== null && (
               <div
