@@ -11,6 +11,16 @@ export type FleetSort = 'host' | 'utilization' | 'state' | 'gpus';
 export const FLEET_SORTS: readonly FleetSort[] = ['host', 'utilization', 'state', 'gpus'];
 
 /** The host's mean utilization over its GPUs that report one; null when none does. */
+/** Height of one compact GPU row plus its gap, px. */
+const ROW_PX = 46;
+/** A host section's header, column heads and padding, px. */
+export const SECTION_CHROME_PX = 100;
+
+/** About the height of a host's section, px, before it is drawn (from its GPU count). */
+export function hostHeight(host: Pick<FleetHostView, 'gpus' | 'state'>): number {
+  return Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24) + SECTION_CHROME_PX;
+}
+
 export function hostUtilization(host: Pick<FleetHostView, 'gpus'>): number | null {
   let sum = 0;
   let n = 0;

@@ -1,4 +1,7 @@
 /** Fleet messages for the tests: the wire shape the server sends (docs/protocol.md), built up from small parts. */
+import { parseMessage } from '../api/parse';
+import type { FleetMsg } from '../api/types';
+
 type Json = Record<string, unknown>;
 
 export const FLEET_T0 = Date.parse('2026-12-02T12:00:00.000Z');
@@ -52,4 +55,14 @@ export function fleetMsg(hosts: Json[], status: Json = {}, at = FLEET_T0): Json 
       hot: gpus.filter((g) => g.state === 'hot').length,
     },
   };
+}
+
+/** A parsed fleet message of `n` hosts node-000 … of 2 GPUs each, the first at `util` %. */
+export function manyHostsMsg(n: number, util = 50): FleetMsg {
+  const hosts = Array.from({ length: n }, (_, i) =>
+    fleetHost(`node-${String(i).padStart(3, '0')}`, [fleetGpu(0, { utilization: util }), fleetGpu(1)]),
+  );
+  const r = parseMessage(JSON.stringify(fleetMsg(hosts)));
+  if (!r.ok) throw new Error(r.error);
+  return r.message as FleetMsg;
 }

@@ -3,7 +3,7 @@ import { memo, useId, useState } from 'react';
 import type { TemperatureThresholds } from '../../api/types';
 import type { FleetGpuView, FleetHostView } from '../../api/view';
 import { useInView } from '../../hooks/useInView';
-import { hostUtilization, safeHostUrl } from '../../lib/fleet';
+import { SECTION_CHROME_PX, hostHeight, hostUtilization, safeHostUrl } from '../../lib/fleet';
 import { ago } from '../../lib/format';
 import { tempLevel } from '../../lib/thresholds';
 import { GpuRow, GpuRowHeader, type RowState } from '../GpuRow';
@@ -20,10 +20,12 @@ const EXPORTER: Record<FleetHostView['exporter'], string> = {
   unknown: 'no GPU exporter',
 };
 
-/** Height of one GPU row plus its gap, px: a host not yet drawn takes about the room it will. */
-const ROW_PX = 46;
-/** A section's header, column heads and padding, px (for its size before it is drawn). */
-const SECTION_CHROME_PX = 100;
+
+/** A host's glass section: no backdrop blur (behind 100 sections it made every scrolled frame re-blur the page). */
+function sectionClass(host: FleetHostView): string {
+  const border = host.state === 'down' ? 'border-hot/40' : host.state === 'stale' ? 'border-warn/40' : '';
+  return `glass rounded-2xl p-3 [backdrop-filter:none]! [-webkit-backdrop-filter:none]! sm:p-4 ${border}`;
+}
 
 /** The reason as a sentence (a full stop after it), so the next one reads apart. */
 function sentence(text: string): string {
@@ -117,6 +119,7 @@ interface FleetHostSectionProps {
   eager?: boolean;
 }
 
+
 /**
  * One host: a glass section with its name, exporter, state (in words and
  * colour), a link to its own gpulens page (http or https only) and its GPUs as
@@ -131,17 +134,15 @@ function FleetHostSectionImpl({ host, thresholds, nowS, eager = false }: FleetHo
   if (visible && !drawn) setDrawn(true);
   // Off screen the browser skips its layout and paint (content-visibility) and takes it to be
   // about its drawn height, so that revealing it does not move what is below.
-  const rows = Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24);
-  // No backdrop blur here: behind 100 sections it made every scrolled frame re-blur the page.
   return (
     <section
       ref={ref}
       aria-labelledby={`${id}-name`}
-      className={`glass rounded-2xl p-3 [backdrop-filter:none]! [-webkit-backdrop-filter:none]! [content-visibility:auto] sm:p-4 ${host.state === 'down' ? 'border-hot/40' : host.state === 'stale' ? 'border-warn/40' : ''}`}
+      className={`${sectionClass(host)} [content-visibility:auto]`}
       data-testid="fleet-host"
       data-state={host.state}
       data-key={host.key}
-      style={{ containIntrinsicSize: `auto ${rows + SECTION_CHROME_PX}px` }}
+      style={{ containIntrinsicSize: `auto ${hostHeight(host)}px` }}
     >
       <Content host={host} thresholds={thresholds} nowS={nowS} id={id} visible={visible} drawn={drawn} />
     </section>
@@ -220,7 +221,7 @@ const Content = memo(
         ) : (
           <div
             aria-hidden="true"
-            style={{ height: Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24) }}
+            style={{ height: hostHeight(host) - SECTION_CHROME_PX }}
             data-testid="fleet-host-placeholder"
           />
         )}
@@ -238,3 +239,24 @@ const Content = memo(
 );
 
 export const FleetHostSection = memo(FleetHostSectionImpl);
+
+/**
+ * One host in a windowed list (a large fleet): the list mounts only the hosts near the
+ * screen, so a mounted one is drawn in full at once, with no observer of its own.
+ */
+function WindowedHostSectionImpl({ host, thresholds, nowS }: Omit<FleetHostSectionProps, 'eager'>) {
+  const id = useId().replace(/[^a-zA-Z0-9_-]/g, '');
+  return (
+    <section
+      aria-labelledby={`${id}-name`}
+      className={sectionClass(host)}
+      data-testid="fleet-host"
+      data-state={host.state}
+      data-key={host.key}
+    >
+      <Content host={host} thresholds={thresholds} nowS={nowS} id={id} visible drawn />
+    </section>
+  );
+}
+
+export const WindowedHostSection = memo(WindowedHostSectionImpl);

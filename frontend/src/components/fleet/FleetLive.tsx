@@ -6,6 +6,7 @@ import { filterHosts, sortHosts, type FleetSort } from '../../lib/fleet';
 import { Segmented, type SegmentOption } from '../ViewSwitch';
 import { FleetHero } from './FleetHero';
 import { FleetHostSection } from './FleetHostSection';
+import { WINDOW_FROM, WindowedHosts } from './FleetHostList';
 import { FleetStatusLine } from './FleetStatusLine';
 
 const SORTS: readonly SegmentOption<FleetSort>[] = [
@@ -78,7 +79,10 @@ function FleetLiveImpl({ fleet: latest, thresholds }: FleetLiveProps) {
   const hosts = fleet?.hosts;
   const sorted = useMemo(() => (hosts ? sortHosts(hosts, sort) : []), [hosts, sort]);
   const shown = useMemo(() => filterHosts(sorted, deferred), [sorted, deferred]);
-  const more = shown.length > limit;
+  // A large fleet is windowed (decided on its size, not on what the filter leaves, so typing
+  // does not swap one list for the other); a small one is put in the page a few hosts at a time.
+  const windowed = (hosts?.length ?? 0) >= WINDOW_FROM;
+  const more = !windowed && shown.length > limit;
   useEffect(() => {
     if (more) return whenIdle(() => startTransition(() => setLimit(limit + STEP_HOSTS)));
     return undefined;
@@ -137,15 +141,19 @@ function FleetLiveImpl({ fleet: latest, thresholds }: FleetLiveProps) {
             Prometheus knows no GPU host yet. Add gpulens or dcgm-exporter targets to its scrape configuration (docs/fleet.md).
           </p>
         )}
-        {(more ? shown.slice(0, limit) : shown).map((host, i) => (
-          <FleetHostSection
-            key={host.key}
-            host={host}
-            thresholds={thresholds}
-            nowS={host.state === 'up' ? 0 : nowS}
-            eager={i < EAGER_HOSTS}
-          />
-        ))}
+        {windowed ? (
+          <WindowedHosts hosts={shown} thresholds={thresholds} nowS={nowS} />
+        ) : (
+          (more ? shown.slice(0, limit) : shown).map((host, i) => (
+            <FleetHostSection
+              key={host.key}
+              host={host}
+              thresholds={thresholds}
+              nowS={host.state === 'up' ? 0 : nowS}
+              eager={i < EAGER_HOSTS}
+            />
+          ))
+        )}
       </section>
     </div>
   );

@@ -1,9 +1,7 @@
 import { act, render, screen, waitFor, within } from '@testing-library/react';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseMessage } from '../../api/parse';
-import type { FleetMsg } from '../../api/types';
 import { mergeFleet } from '../../stream/fleet';
-import { fleetGpu, fleetHost, fleetMsg } from '../../test/fleet';
+import { manyHostsMsg } from '../../test/fleet';
 import { FleetLive } from './FleetLive';
 
 /** An IntersectionObserver that answers only when the test says so. */
@@ -28,14 +26,7 @@ beforeAll(() => {
   );
 });
 
-function fleet(n: number, util = 50) {
-  const hosts = Array.from({ length: n }, (_, i) =>
-    fleetHost(`node-${String(i).padStart(2, '0')}`, [fleetGpu(0, { utilization: util }), fleetGpu(1)]),
-  );
-  const r = parseMessage(JSON.stringify(fleetMsg(hosts)));
-  if (!r.ok) throw new Error(r.error);
-  return r.message as FleetMsg;
-}
+const fleet = manyHostsMsg;
 
 describe('FleetLive with many hosts', () => {
   it('puts a screen of hosts in the page first, then the rest; draws rows as hosts come near; hosts away keep their last drawing', async () => {
