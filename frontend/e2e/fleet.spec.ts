@@ -1,9 +1,8 @@
 import { expect, test, type Page } from '@playwright/test';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createInterface, type Interface } from 'node:readline';
 import { resolve } from 'node:path';
-import { DIST, REPO } from './backend';
+import { REPO } from './backend';
+import { FleetLabProcess, type LabInfo } from './fleet-lab';
 import { PageGuard } from './guards';
 
 /**
@@ -18,68 +17,19 @@ import { PageGuard } from './guards';
  */
 const SHOTS = resolve(REPO, 'docs/screenshots');
 
-interface LabInfo {
-  fleet: string;
-  prometheus: string;
-  hosts: Record<string, string>;
-}
-
 test.describe.configure({ mode: 'serial' });
 
-let lab: ChildProcessWithoutNullStreams;
-let lines: Interface;
+const lab = new FleetLabProcess();
 let info: LabInfo;
-let log = '';
-
-/** The lab's next JSON line on stdout (other lines are not ours). */
-function nextLine(timeoutMs: number): Promise<Record<string, unknown>> {
-  return new Promise((ok, fail) => {
-    const done = () => {
-      clearTimeout(timer);
-      lines.off('line', onLine);
-      lab.off('exit', onExit);
-    };
-    const timer = setTimeout(() => {
-      done();
-      fail(new Error(`fleet lab: no answer within ${timeoutMs} ms\n${log.slice(-3000)}`));
-    }, timeoutMs);
-    const onLine = (line: string) => {
-      let data: Record<string, unknown>;
-      try {
-        data = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      done();
-      ok(data);
-    };
-    const onExit = (code: number | null) => {
-      done();
-      fail(new Error(`fleet lab exited (${code})\n${log.slice(-3000)}`));
-    };
-    lines.on('line', onLine);
-    lab.once('exit', onExit);
-  });
-}
 
 test.beforeAll(async () => {
   test.setTimeout(180_000);
-  lab = spawn(resolve(REPO, '.venv/bin/python'), ['-m', 'tests.integration.fleet_lab', '--static-dir', DIST], {
-    cwd: REPO,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  lab.stderr.on('data', (d: Buffer) => (log += d.toString()));
-  lines = createInterface({ input: lab.stdout });
-  info = (await nextLine(150_000)) as unknown as LabInfo;
+  info = await lab.start();
   mkdirSync(SHOTS, { recursive: true });
 });
 
 test.afterAll(async () => {
-  if (!lab || lab.exitCode !== null) return;
-  const exited = new Promise((ok) => lab.once('exit', ok));
-  lab.stdin.end(); // end of input stops every process of the lab
-  await Promise.race([exited, new Promise((ok) => setTimeout(ok, 20_000))]);
-  if (lab.exitCode === null) lab.kill('SIGTERM');
+  await lab.stop();
 });
 
 const host = (page: Page, name: string) =>
@@ -147,8 +97,8 @@ test('a stopped host is marked down, its GPUs as last known, the others stay up'
   const guard = await open(page, 1440);
   const beta = host(page, 'beta');
   await expect(beta).toHaveAttribute('data-state', 'up', { timeout: 30_000 });
-  lab.stdin.write('stop beta\n');
-  expect(await nextLine(30_000)).toEqual({ stopped: 'beta' });
+  lab.send('stop beta');
+  expect(await lab.nextLine(30_000)).toEqual({ stopped: 'beta' });
   // Two 1 s scrape intervals plus a 1 s fleet refresh; the deadline is generous on purpose
   // (shared CI cores): the state is what is checked, not the time.
   await expect(beta).toHaveAttribute('data-state', /^(down|stale)$/, { timeout: 20_000 });

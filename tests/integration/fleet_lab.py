@@ -1,6 +1,8 @@
 """A small GPU lab on 127.0.0.1 for the fleet tests: a real Prometheus scraping three
 ``gpulens serve`` (replay) named alpha, beta and gamma and one static dcgm-exporter
-endpoint named delta, and a fourth gpulens, the *fleet server*, that reads that Prometheus.
+endpoint named delta (and, for a large fleet, ``racks`` more static dcgm-exporter endpoints
+named rack-00, rack-01, ...), and a fourth gpulens, the *fleet server*, that reads that
+Prometheus.
 
 Prometheus runs the kit's own configuration (deploy/prometheus/prometheus.yml: file-based
 discovery, the gpulens_url relabelling, the dcgm-exporter host label, the recording rules
@@ -13,7 +15,7 @@ Used two ways:
 * from pytest (tests/integration/test_fleet.py): ``with FleetLab(tmp) as lab: ...``;
 * from the browser tests (frontend/e2e/fleet.spec.ts), as a process::
 
-      .venv/bin/python -m tests.integration.fleet_lab --static-dir frontend/dist
+      .venv/bin/python -m tests.integration.fleet_lab --static-dir frontend/dist [--racks 30]
 
   It prints one JSON line once the fleet server answers (``{"fleet": url, "prometheus":
   url, "hosts": {name: url}}``), then reads commands on stdin, one a line:
@@ -204,6 +206,7 @@ class FleetLab:
         refresh_s: float = 1.0,
         stale_s: float = 3.0,
         prometheus: str = PROMETHEUS,
+        racks: int = 0,
     ) -> None:
         self.tmp = tmp
         self.static_dir = static_dir
@@ -213,6 +216,8 @@ class FleetLab:
         self.prometheus_bin = prometheus
         self.processes: dict[str, Process] = {}
         self.exporter: StaticExporter | None = None
+        self.racks = racks
+        self.rack_exporters: dict[str, StaticExporter] = {}
         self.ports = {name: free_port() for name in GPULENS_HOSTS}
         self.hosts = {name: f"http://{LOOPBACK}:{port}" for name, port in self.ports.items()}
         self.prometheus_url = f"http://{LOOPBACK}:{free_port()}"
@@ -240,6 +245,9 @@ class FleetLab:
     def start(self) -> None:
         self.exporter = StaticExporter(dcgm_metrics())
         self.dcgm_target = self.exporter.target
+        for i in range(self.racks):
+            name = f"rack-{i:02d}"
+            self.rack_exporters[name] = StaticExporter(dcgm_metrics(name))
         for name, port in self.ports.items():
             env = gpulens_env(port, METRICS_HOSTNAME=name)
             self._spawn(name, gpulens_command(), env)
@@ -294,7 +302,8 @@ class FleetLab:
             for port, url in ((self.ports[n], self.hosts[n]) for n in GPULENS_HOSTS)
         ]
         (gpulens_targets / "lab.yml").write_text("".join(f"- {line}\n" for line in lines))
-        (dcgm_targets / "lab.yml").write_text(f'- {{"targets": ["{self.dcgm_target}"]}}\n')
+        dcgm = [self.dcgm_target, *(e.target for e in self.rack_exporters.values())]
+        (dcgm_targets / "lab.yml").write_text(f"- {json.dumps({'targets': dcgm})}\n")
 
     def stop_host(self, name: str) -> None:
         """Stops one of the gpulens hosts (alpha, beta or gamma), as a crash would leave it:
@@ -309,6 +318,9 @@ class FleetLab:
         if self.exporter is not None:
             self.exporter.stop()
             self.exporter = None
+        for exporter in self.rack_exporters.values():
+            exporter.stop()
+        self.rack_exporters = {}
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -316,6 +328,7 @@ class FleetLab:
         """host name -> the instance Prometheus scrapes."""
         found = {name: f"{LOOPBACK}:{port}" for name, port in self.ports.items()}
         found[DCGM_HOST] = self.dcgm_target
+        found.update((name, e.target) for name, e in self.rack_exporters.items())
         return found
 
     def logs(self) -> str:
@@ -378,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--static-dir", type=Path, help="the built page, for the fleet server")
     parser.add_argument("--refresh-s", type=float, default=1.0)
     parser.add_argument("--stale-s", type=float, default=3.0)
+    parser.add_argument("--racks", type=int, default=0, help="more static dcgm-exporter hosts")
     args = parser.parse_args(argv)
     if not Path(PROMETHEUS).is_file():
         print(f"{PROMETHEUS} is missing: scripts/system-packages.sh prometheus", file=sys.stderr)
@@ -387,7 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="gpulens-fleet-lab-"))
     try:
         with FleetLab(
-            tmp, static_dir=args.static_dir, refresh_s=args.refresh_s, stale_s=args.stale_s
+            tmp,
+            static_dir=args.static_dir,
+            refresh_s=args.refresh_s,
+            stale_s=args.stale_s,
+            racks=args.racks,
         ) as lab:
             print(json.dumps(lab.info()), flush=True)
             for line in sys.stdin:
