@@ -11,14 +11,17 @@ export type FleetSort = 'host' | 'utilization' | 'state' | 'gpus';
 export const FLEET_SORTS: readonly FleetSort[] = ['host', 'utilization', 'state', 'gpus'];
 
 /** The host's mean utilization over its GPUs that report one; null when none does. */
-/** Height of one compact GPU row plus its gap, px. */
+/** Height of one compact GPU row plus its gap, px: one line from 1024 px wide, two below. */
 const ROW_PX = 46;
-/** A host section's header, column heads and padding, px. */
+const ROW_PX_NARROW = 86;
+/** A host section's header, column heads and padding, px (the header wraps when narrow). */
 export const SECTION_CHROME_PX = 100;
+const SECTION_CHROME_PX_NARROW = 112;
 
-/** About the height of a host's section, px, before it is drawn (from its GPU count). */
-export function hostHeight(host: Pick<FleetHostView, 'gpus' | 'state'>): number {
-  return Math.max(1, host.gpus.length) * ROW_PX + (host.state === 'up' ? 0 : 24) + SECTION_CHROME_PX;
+/** About the height of a host's section, px, before it is drawn (from its GPU count and the page's width). */
+export function hostHeight(host: Pick<FleetHostView, 'gpus' | 'state'>, narrow = false): number {
+  const rows = Math.max(1, host.gpus.length) * (narrow ? ROW_PX_NARROW : ROW_PX);
+  return rows + (host.state === 'up' ? 0 : 24) + (narrow ? SECTION_CHROME_PX_NARROW : SECTION_CHROME_PX);
 }
 
 export function hostUtilization(host: Pick<FleetHostView, 'gpus'>): number | null {

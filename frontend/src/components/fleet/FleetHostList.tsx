@@ -1,5 +1,5 @@
 import { measureElement, useWindowVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useRef, useState } from 'react';
+import { useLayoutEffect, useRef, useState } from 'react';
 import type { TemperatureThresholds } from '../../api/types';
 import type { FleetHostView } from '../../api/view';
 import { hostHeight } from '../../lib/fleet';
@@ -10,7 +10,7 @@ export const WINDOW_FROM = 25;
 /** Room between two host sections, px (the list's gap-3). */
 const GAP = 12;
 /** Hosts kept drawn beyond each edge of the screen. */
-const OVERSCAN = 2;
+const OVERSCAN = 1;
 
 interface WindowedHostsProps {
   hosts: readonly FleetHostView[];
@@ -30,9 +30,10 @@ interface WindowedHostsProps {
 export function WindowedHosts({ hosts, thresholds, nowS }: WindowedHostsProps) {
   const list = useRef<HTMLDivElement>(null);
   const [top, setTop] = useState(0);
-  // Where the list starts in the page (the virtualizer's scroll margin), read again when the
-  // page's size changes rather than at each render (a read after a commit forces its layout).
-  useEffect(() => {
+  // Where the list starts in the page (the virtualizer's scroll margin): read before the first
+  // paint (so the first hosts drawn are the right ones), then again when the page's size changes
+  // rather than at each render (a read after a commit forces its layout).
+  useLayoutEffect(() => {
     const el = list.current;
     if (el === null) return undefined;
     const read = () => setTop(Math.round(el.getBoundingClientRect().top + window.scrollY));
@@ -42,11 +43,18 @@ export function WindowedHosts({ hosts, thresholds, nowS }: WindowedHostsProps) {
     ro.observe(document.body);
     return () => ro.disconnect();
   }, []);
+  // Rows are one line from 1024 px wide (Tailwind's lg), two below: the estimates follow.
+  const narrow = typeof window !== 'undefined' && window.innerWidth < 1024;
   const v = useWindowVirtualizer({
     count: hosts.length,
-    estimateSize: (i) => hostHeight(hosts[i]!),
-    // A host measured at 0 px is not laid out (the page hidden, no layout at all): keep its estimate.
-    measureElement: (el, entry, instance) => measureElement(el, entry, instance) || hostHeight(hosts[instance.indexFromElement(el)]!),
+    estimateSize: (i) => hostHeight(hosts[i]!, narrow),
+    // Sizes come from the ResizeObserver, after the browser's own layout: a host just put in the
+    // page keeps its estimate until then (measuring it at once would force that layout inside
+    // React's commit). A host measured at 0 px is not laid out (a hidden page): its estimate too.
+    measureElement: (el, entry, instance) =>
+      (entry ? measureElement(el, entry, instance) : 0) ||
+      (instance.measurementsCache[instance.indexFromElement(el)]?.size ??
+        hostHeight(hosts[instance.indexFromElement(el)]!, narrow)),
     getItemKey: (i) => hosts[i]!.key,
     gap: GAP,
     overscan: OVERSCAN,
