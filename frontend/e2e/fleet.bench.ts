@@ -37,8 +37,16 @@ const THROTTLE = Number(process.env.BENCH_CPU_THROTTLE ?? 1);
 const VIEWS = (process.env.BENCH_VIEWS ?? 'fleet,gpus').split(',');
 const INTERVALS = (process.env.BENCH_INTERVALS ?? 'load,idle,scroll,filter,sort').split(',');
 const DIST_DIR = process.env.BENCH_DIST ?? DIST;
+/**
+ * BENCH_TIME=thread: the main thread's busy share as its CPU time (CDP's threadTicks) rather
+ * than wall time, which on a small shared machine also counts the time the busy thread waited
+ * for a core.
+ */
+const TIME_DOMAIN = process.env.BENCH_TIME === 'thread' ? 'threadTicks' : 'timeTicks';
 /** BENCH_TRACE=<dir>: a Chromium trace of each view's load and scroll there (open in chrome://tracing). */
 const TRACE = process.env.BENCH_TRACE;
+/** BENCH_SHOTS=<dir>: screenshots of the 100-host Fleet view there (top and halfway down, 1440 and 375 px wide). */
+const SHOTS = process.env.BENCH_SHOTS;
 
 interface LabInfo {
   url: string;
@@ -69,7 +77,9 @@ test.describe.configure({ mode: 'serial' });
 
 test.beforeAll(async () => {
   test.setTimeout(240_000);
-  lab = spawn(resolve(REPO, '.venv/bin/python'), ['bench/fleet.py', '--serve', '--static-dir', DIST_DIR], {
+  // The lab (exporter, Prometheus, server) stands in for other machines: niced, so that on a
+  // small bench machine it takes the cores the browser leaves rather than the browser's.
+  lab = spawn('nice', ['-n', '19', resolve(REPO, '.venv/bin/python'), 'bench/fleet.py', '--serve', '--static-dir', DIST_DIR], {
     cwd: REPO,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -252,19 +262,20 @@ for (const view of (['fleet', 'gpus'] as const).filter((v) => VIEWS.includes(v))
     await context.addInitScript(instrument);
     const page = await context.newPage();
     const cdp = await context.newCDPSession(page);
-    await cdp.send('Performance.enable');
+    await cdp.send('Performance.enable', { timeDomain: TIME_DOMAIN });
     if (THROTTLE !== 1) await cdp.send('Emulation.setCPUThrottlingRate', { rate: THROTTLE });
 
     // The load: navigation to the view shown, then 2 s.
     if (TRACE) await browser.startTracing(page, { path: resolve(TRACE, `${view}-load.json`), screenshots: false });
     await page.goto(`${info.url}/?view=${view}`);
     if (view === 'fleet') {
-      await expect(page.getByTestId('fleet-host')).toHaveCount(HOSTS, { timeout: 30_000 });
+      await expect(page.getByTestId('fleet-host').first()).toBeVisible({ timeout: 30_000 });
       await expect(page.getByTestId('fleet-count')).toHaveText(`${HOSTS} hosts`);
     } else {
       await expect(page.getByTestId('gpu-card').first()).toBeVisible({ timeout: 30_000 });
     }
     await page.waitForTimeout(2000);
+    if (process.env.BENCH_CSS) await page.addStyleTag({ content: process.env.BENCH_CSS });
     if (TRACE) await browser.stopTracing();
     const loaded = await mark(page, cdp);
     const loadTasks = await page.evaluate(() =>
@@ -298,6 +309,17 @@ for (const view of (['fleet', 'gpus'] as const).filter((v) => VIEWS.includes(v))
     if (view === 'fleet') {
       if (run('filter')) await measure(page, cdp, view, 'filter: type a host, clear', filter(page));
       if (run('sort')) await measure(page, cdp, view, 'sort: next one every 1.5 s', sort(page));
+      if (SHOTS) {
+        for (const width of [1440, 375]) {
+          await page.setViewportSize({ width, height: 900 });
+          await page.evaluate(() => window.scrollTo(0, 0));
+          await page.waitForTimeout(500);
+          await page.screenshot({ path: resolve(SHOTS, `fleet-100-top-${width}.png`) });
+          await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight / 2));
+          await page.waitForTimeout(500);
+          await page.screenshot({ path: resolve(SHOTS, `fleet-100-middle-${width}.png`) });
+        }
+      }
       const rows = results.filter((r) => r.view === 'fleet' && r.interval.startsWith('idle'));
       if (rows.length > 0) {
         expect(rows[0]!.fleetMessages, 'fleet messages while idle (every 2 s)').toBeGreaterThanOrEqual(SECONDS / 2 - 3);
