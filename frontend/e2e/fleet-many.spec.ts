@@ -28,16 +28,22 @@ test.afterAll(async () => {
 
 const names = (page: Page) => page.getByTestId('fleet-host-name').allTextContents();
 
-/** The placed hosts' boxes, top to bottom: none overlaps the next, and the gap between them is the list's. */
+/**
+ * The placed hosts' boxes, top to bottom: none overlaps the next, and the gap between them is the
+ * list's. A host is placed by its estimated height until the browser has laid it out and the
+ * ResizeObserver reports its size (a frame or two): the check waits for that.
+ */
 async function expectStacked(page: Page): Promise<void> {
-  const boxes = await page
-    .getByTestId('fleet-host')
-    .evaluateAll((els) => els.map((el) => el.getBoundingClientRect()).map((r) => ({ top: r.top, bottom: r.bottom })));
-  expect(boxes.length).toBeGreaterThan(1);
-  for (let i = 1; i < boxes.length; i++) {
-    expect(boxes[i]!.top - boxes[i - 1]!.bottom).toBeGreaterThanOrEqual(11.5);
-    expect(boxes[i]!.top - boxes[i - 1]!.bottom).toBeLessThanOrEqual(12.5);
-  }
+  await expect(async () => {
+    const boxes = await page
+      .getByTestId('fleet-host')
+      .evaluateAll((els) => els.map((el) => el.getBoundingClientRect()).map((r) => ({ top: r.top, bottom: r.bottom })));
+    expect(boxes.length).toBeGreaterThan(1);
+    for (let i = 1; i < boxes.length; i++) {
+      expect(boxes[i]!.top - boxes[i - 1]!.bottom).toBeGreaterThanOrEqual(11.5);
+      expect(boxes[i]!.top - boxes[i - 1]!.bottom).toBeLessThanOrEqual(12.5);
+    }
+  }).toPass({ timeout: 5_000 });
 }
 
 for (const [label, width] of [
