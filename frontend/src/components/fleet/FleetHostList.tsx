@@ -51,10 +51,12 @@ export function WindowedHosts({ hosts, thresholds, nowS }: WindowedHostsProps) {
     // Sizes come from the ResizeObserver, after the browser's own layout: a host just put in the
     // page keeps its estimate until then (measuring it at once would force that layout inside
     // React's commit). A host measured at 0 px is not laid out (a hidden page): its estimate too.
-    measureElement: (el, entry, instance) =>
-      (entry ? measureElement(el, entry, instance) : 0) ||
-      (instance.measurementsCache[instance.indexFromElement(el)]?.size ??
-        hostHeight(hosts[instance.indexFromElement(el)]!, narrow)),
+    measureElement: (el, entry, instance) => {
+      const measured = entry ? measureElement(el, entry, instance) : 0;
+      if (measured > 0) return measured;
+      const i = instance.indexFromElement(el);
+      return instance.measurementsCache[i]?.size ?? hostHeight(hosts[i]!, narrow);
+    },
     getItemKey: (i) => hosts[i]!.key,
     gap: GAP,
     overscan: OVERSCAN,
@@ -65,7 +67,7 @@ export function WindowedHosts({ hosts, thresholds, nowS }: WindowedHostsProps) {
   return (
     <>
       <p className="sr-only" data-testid="fleet-windowed-note">
-        {`${hosts.length} hosts: those near the screen are drawn as you scroll; the filter finds any host or GPU.`}
+        {`${hosts.length} host${hosts.length === 1 ? '' : 's'}: those near the screen are drawn as you scroll; the filter finds any host or GPU.`}
       </p>
       <div ref={list} className="relative" style={{ height: v.getTotalSize() }} data-testid="fleet-window">
         {v.getVirtualItems().map((item) => {

@@ -20,7 +20,6 @@ const EXPORTER: Record<FleetHostView['exporter'], string> = {
   unknown: 'no GPU exporter',
 };
 
-
 /** A host's glass section: no backdrop blur (behind 100 sections it made every scrolled frame re-blur the page). */
 function sectionClass(host: FleetHostView): string {
   const border = host.state === 'down' ? 'border-hot/40' : host.state === 'stale' ? 'border-warn/40' : '';
@@ -118,7 +117,6 @@ interface FleetHostSectionProps {
   /** Draw at once (the first screen of hosts); the others wait until they come near the screen. */
   eager?: boolean;
 }
-
 
 /**
  * One host: a glass section with its name, exporter, state (in words and
