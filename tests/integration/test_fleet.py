@@ -4,9 +4,10 @@ fourth gpulens with FLEET_PROMETHEUS_URL (tests/integration/fleet_lab.py).
 
 Checked through ``GET /api/fleet`` and the WebSocket: every host with its GPUs, its
 exporter and its link; then beta stops and is shown down (or stale) with its last-known
-GPUs while the others stay up; then a fleet server pointed at a closed port says so,
-while its own host's page keeps working. Everything is polled against deadlines; no
-assertion is about time.
+GPUs while the others stay up, on the first refresh after Prometheus' first failed
+scrape of it (counted in Prometheus, not timed); then a fleet server pointed at a closed
+port says so, while its own host's page keeps working. Everything is polled against
+deadlines; no assertion is about time.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.integration
 ALL_HOSTS = {*GPULENS_HOSTS, DCGM_HOST}
 DEMO_GPUS = 2  # the shipped replay: two H100s
 WAIT_S = 60.0  # the lab coming up and Prometheus' first scrapes (2 shared CPU cores)
-DOWN_WAIT_S = 20.0  # two 1 s scrapes + a 1 s refresh, with a wide margin
+DOWN_WAIT_S = 20.0  # a give-up bound: what is checked is the scrapes counted in Prometheus
 MAX_QUERIES = 3
 
 
@@ -186,10 +187,24 @@ def test_fleet_message_after_the_hello(lab: FleetLab, fleet_up: dict[str, Any]) 
     assert message["status"]["state"] == "ok"
 
 
+def failed_scrapes(client: httpx.Client, lab: FleetLab, host: str, at: float) -> int:
+    """How many scrapes of ``host`` Prometheus had recorded as failed (``up == 0``) at
+    ``at``, a fleet refresh's query time: what that refresh could see."""
+    response = client.get(
+        f"{lab.prometheus_url}/api/v1/query",
+        params={"query": f'up{{instance="{lab.targets()[host]}"}}[5m]', "time": f"{at:.3f}"},
+    )
+    response.raise_for_status()
+    (series,) = response.json()["data"]["result"]
+    return sum(1 for _, value in series["values"] if float(value) == 0)
+
+
 def test_a_stopped_host_is_down_with_its_last_known_gpus(
     lab: FleetLab, fleet_up: dict[str, Any]
 ) -> None:
-    """Runs last against the lab: it stops beta."""
+    """Runs last against the lab: it stops beta. Down within two scrape intervals, counted
+    in scrapes: the fleet (refreshing once a scrape interval) shows beta down by the time
+    Prometheus has recorded its second failed scrape of it."""
     with httpx.Client(timeout=5.0) as client:
         before = by_host(lab.until("fleet", lambda: get_fleet(client, lab.fleet_url)))["beta"]
         assert before["state"] == "up"
@@ -202,6 +217,8 @@ def test_a_stopped_host_is_down_with_its_last_known_gpus(
             return message
 
         message = lab.until("beta down", beta_down, within=DOWN_WAIT_S, but=("beta",))
+        failed = failed_scrapes(client, lab, "beta", message["status"]["lastSuccess"])
+        assert 1 <= failed <= 2, f"beta shown down after {failed} failed scrapes"
         # One more refresh: beta stays down, the others stay up.
         refreshed = message["status"]["lastRefresh"]
 
