@@ -78,6 +78,22 @@ describe('GpuRow', () => {
     expect(within(li).getByTestId('row-owner')).toHaveTextContent('none');
   });
 
+  it('glows only while live and busy, inside the row (no blurred shadow to paint)', () => {
+    const busy = row();
+    expect(busy.className).toContain('border-neon-fuchsia/25');
+    expect(busy.className).not.toMatch(/(^|\s)shadow-/);
+    const { container } = render(
+      <ul>
+        <GpuRow {...base} state="idle" idPrefix="idle" />
+        <GpuRow {...base} dimmed idPrefix="last-known" />
+      </ul>,
+    );
+    for (const li of container.querySelectorAll('li')) {
+      expect(li.className).not.toContain('neon-fuchsia');
+      expect(li.className).toContain('border-white/[0.07]');
+    }
+  });
+
   it('greys last-known values and says so', () => {
     const li = row({ dimmed: true, state: 'stale' });
     expect(li).toHaveAttribute('data-dimmed');
