@@ -50,6 +50,8 @@ const TIME_DOMAIN = THREAD_TIME ? 'threadTicks' : 'timeTicks';
 const LIGHT_TRACE = ['toplevel', 'devtools.timeline'];
 /** BENCH_TRACE=<dir>: a Chromium trace of each view's load and scroll there (open in chrome://tracing). */
 const TRACE = process.env.BENCH_TRACE;
+/** BENCH_CSS=<css>: a style sheet added once the view is shown, to try what a style costs (`[data-testid=gpu-row]{box-shadow:none!important}`). */
+const CSS = process.env.BENCH_CSS;
 /** BENCH_SHOTS=<dir>: screenshots of the 100-host Fleet view there (top and halfway down, 1440 and 375 px wide). */
 const SHOTS = process.env.BENCH_SHOTS;
 
@@ -350,7 +352,7 @@ for (const view of (['fleet', 'gpus'] as const).filter((v) => VIEWS.includes(v))
       await expect(page.getByTestId('gpu-card').first()).toBeVisible({ timeout: 30_000 });
     }
     await page.waitForTimeout(2000);
-    if (process.env.BENCH_CSS) await page.addStyleTag({ content: process.env.BENCH_CSS });
+    if (CSS) await page.addStyleTag({ content: CSS });
     const cpuTasks = await stopTrace(page);
     const loaded = await mark(page, cdp);
     const loadTasks = await page.evaluate(() =>
