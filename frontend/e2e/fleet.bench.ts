@@ -229,9 +229,9 @@ async function startTrace(page: Page, name?: string): Promise<void> {
   else if (THREAD_TIME) await page.context().browser()!.startTracing(page, { categories: LIGHT_TRACE, screenshots: false });
 }
 
-/** The trace's long tasks by CPU time (ms), where BENCH_TIME=thread; null otherwise. */
-async function stopTrace(page: Page): Promise<number[] | null> {
-  if (!THREAD_TIME && !TRACE) return null;
+/** The end of startTrace's trace (the same `name`): its long tasks by CPU time (ms) where BENCH_TIME=thread, else null. */
+async function stopTrace(page: Page, name?: string): Promise<number[] | null> {
+  if (!THREAD_TIME && !(TRACE && name)) return null;
   const trace = await page.context().browser()!.stopTracing();
   return THREAD_TIME ? cpuLongTasks(trace, new URL(page.url()).origin) : null;
 }
@@ -255,7 +255,7 @@ async function measure(
   const a = await mark(page, cdp);
   await act(Date.now() + SECONDS * 1000);
   const b = await mark(page, cdp);
-  const cpu = await stopTrace(page);
+  const cpu = await stopTrace(page, trace);
   await page.waitForTimeout(200); // the last long task's entry is delivered after it ends
   const tasks = await page.evaluate(
     ([from, to]) =>
@@ -353,7 +353,7 @@ for (const view of (['fleet', 'gpus'] as const).filter((v) => VIEWS.includes(v))
     }
     await page.waitForTimeout(2000);
     if (CSS) await page.addStyleTag({ content: CSS });
-    const cpuTasks = await stopTrace(page);
+    const cpuTasks = await stopTrace(page, `${view}-load`);
     const loaded = await mark(page, cdp);
     const loadTasks = await page.evaluate(() =>
       (window as unknown as { __longtasks: { start: number; duration: number }[] }).__longtasks.map((t) => ({
